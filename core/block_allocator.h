@@ -30,6 +30,8 @@ struct BlockRun {
 using BlockList = std::vector<BlockRun>;
 
 int64_t total_blocks(std::span<const BlockRun> runs);
+// Appends [first, first + count) to `out`, extending the last run when it continues it.
+void append_run(BlockList& out, BlockId first, int64_t count);
 
 struct FragmentationStats {
   int64_t free_blocks = 0;

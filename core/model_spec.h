@@ -25,6 +25,8 @@ struct ModelSpec {
   int32_t vocab_size = 0;
   int32_t dtype_bytes = 2;      // torch_dtype: bfloat16/float16 = 2, float32 = 4
   int64_t max_context = 0;      // max_position_embeddings
+  bool tie_word_embeddings = false;  // the LM head reuses the embedding matrix
+  bool attention_bias = false;  // q/k/v projections carry a bias (Qwen2: always)
 
   // Parameters in the weights (embedding, attention, MLP, norms, LM head).
   int64_t num_params() const;

@@ -25,8 +25,10 @@ namespace flowkv::core {
 enum class TransferMode { kPerBlock, kMerged, kPerLayer };
 
 struct Copy {
-  int64_t src_offset = 0;  // bytes from the source pool's base (or staging buffer, per layer)
-  int64_t dst_offset = 0;  // bytes from the destination pool's base
+  // Bytes from the pool's base; with kPerLayer, from the base of the staging buffer on that
+  // side, laid out // [num_layers][2][num_blocks_of_request][block_size][num_kv_heads][head_dim]
+  int64_t src_offset = 0;
+  int64_t dst_offset = 0;
   int64_t bytes = 0;
   friend bool operator==(const Copy&, const Copy&) = default;
 };
@@ -37,8 +39,11 @@ struct TransferCost {
   int64_t local_copies = 0; // gather/scatter copies on either end (kPerLayer only)
 };
 
+// Canonical order of the pieces (kPerBlock lists them, kMerged merges neighbours in it):
+// (layer, K|V)-major, then the request's blocks, when the source is paged; block-major when
+// it is block-contiguous. Pieces are chunks, or whole blocks when both sides are contiguous.
 // The copies across the link, in order. Source and destination hold the same number of blocks;
-// num_tokens decides how much of the last block is live (whole blocks are moved regardless).
+// whole blocks are moved, the partly filled last one too.
 std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> src_blocks,
                                 const KvLayout& dst, std::span<const BlockRun> dst_blocks,
                                 TransferMode mode);

@@ -40,6 +40,9 @@ struct TraceStats {
   int64_t rows = 0;                              // data rows seen
   std::map<std::string, int64_t> skipped;        // reason -> rows skipped
   int64_t clamped = 0;                           // requests clamped to the model's context
+  // Requests that apply_transforms() left out on purpose (a time window, the first N).
+  int64_t outside_window = 0;
+  int64_t beyond_max_requests = 0;
   int64_t skipped_total() const;
 };
 
@@ -51,6 +54,10 @@ struct Trace {
 };
 
 Trace read_trace(const std::filesystem::path& path, TraceFormat format = TraceFormat::kAuto);
+
+// Stable-sorts by arrival, re-zeroes times to the first arrival and numbers ids 0..n-1: the
+// invariants every Trace holds. Readers, generators and transforms finish with it.
+void normalize_requests(std::vector<core::Request>& requests);
 
 struct TraceTransforms {
   double rate_scale = 1.0;                 // > 1 compresses time (more requests per second)

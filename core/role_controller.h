@@ -1,0 +1,45 @@
+// RoleController: every period, may change what nodes do: flip a node between prefill and
+// decode, or let a standby node join (or a node leave) the routable set.
+//
+// The controller calls decide() on a timer of period() (never when the period is zero) with a
+// fresh LoadSnapshot. For each RoleChange it waits until the node's current iteration ends,
+// submits a RoleFlip with the scenario's cost (cost_model.role_flip_ms), and applies the new role
+// when the flip completes. A node keeps serving what it already holds after a flip (its one KV
+// pool is shared by both roles, so nothing moves); only routing changes. Flips are counted.
+//
+// Policies: "static" (never changes anything) here; FlowKV's threshold policy and others are one
+// file each in core/policies/, registered with FLOWKV_REGISTER_ROLE_CONTROLLER.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/load_snapshot.h"
+#include "core/policy_registry.h"
+#include "core/time.h"
+
+namespace flowkv::core {
+
+struct Scenario;
+
+struct RoleChange {
+  NodeId node{};
+  NodeRole role = NodeRole::kPrefill;
+  bool routable = true;  // false: the node leaves (finishes what it holds, takes nothing new)
+};
+
+class RoleController {
+ public:
+  virtual ~RoleController() = default;
+  virtual Duration period() const = 0;
+  virtual void decide(const LoadSnapshot& snapshot, std::vector<RoleChange>& changes) = 0;
+};
+
+PolicyRegistry<RoleController>& role_controller_registry();
+std::unique_ptr<RoleController> make_role_controller(const Scenario& scenario);
+
+#define FLOWKV_REGISTER_ROLE_CONTROLLER(name, summary, factory)                                 \
+  FLOWKV_REGISTER_POLICY(::flowkv::core::RoleController, ::flowkv::core::role_controller_registry(), \
+                         name, summary, factory)
+
+}  // namespace flowkv::core

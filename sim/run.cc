@@ -1,0 +1,55 @@
+#include "sim/run.h"
+
+#include <chrono>
+
+#include "sim/sim_backend.h"
+
+namespace flowkv::sim {
+
+traces::Trace load_scenario_trace(const core::Scenario& scenario) {
+  return traces::load_workload(scenario.workload, "workload", scenario.base_dir, scenario.seed);
+}
+
+SimResult simulate(const core::Scenario& scenario, const traces::Trace& trace, const SimOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  SimBackend backend(scenario, trace.requests);
+  core::ControllerOptions copts;
+  copts.expected_requests = static_cast<int64_t>(trace.requests.size());
+  copts.observer = options.observer;
+  copts.check_invariants = options.check_invariants;
+  if (options.progress) {
+    const int64_t total = static_cast<int64_t>(trace.requests.size());
+    copts.progress = [&options, total](int64_t arrived, int64_t finished) { options.progress(arrived, finished, total); };
+  }
+  core::Controller controller(scenario, backend, copts);
+  controller.run();
+
+  SimResult result;
+  result.metrics = core::compute_metrics(scenario, controller.records(), controller.itl(), controller.nodes());
+  result.summary = core::summary_json(result.metrics, scenario);
+  nlohmann::ordered_json workload = nlohmann::ordered_json::object();
+  workload["source"] = trace.source;
+  workload["requests"] = static_cast<int64_t>(trace.requests.size());
+  workload["rows"] = trace.stats.rows;
+  workload["rows_skipped"] = trace.stats.skipped_total();
+  workload["clamped"] = trace.stats.clamped;
+  result.summary["workload"] = std::move(workload);
+  result.totals = controller.totals();
+  result.records = controller.records();
+  result.info.backend = "sim";
+  result.info.events = backend.events();
+  result.info.requests = static_cast<int64_t>(trace.requests.size());
+  result.info.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.info.peak_rss_bytes = core::peak_rss_bytes();
+  return result;
+}
+
+void write_results(const SimResult& result, const core::Scenario& scenario, const std::filesystem::path& dir) {
+  core::OutputDir out(dir);
+  out.open("summary.json") << result.summary.dump(2) << '\n';
+  core::write_requests_csv(out.open("requests.csv"), result.records, scenario);
+  out.open("run.json") << core::run_json(result.info).dump(2) << '\n';
+  out.commit();
+}
+
+}  // namespace flowkv::sim

@@ -1,0 +1,68 @@
+// SimBackend: the Backend of the simulator, in virtual time.
+//
+// Arrivals stream from the trace (already sorted); work completes after modelled durations:
+//   iteration  ComputeModel of its node (sim/cost_model.h)
+//   transfer   calls * per_call_latency (+ gather/scatter time for per-layer transfers), then
+//              the bytes through the shared LinkModel (sim/link_model.h)
+//   role flip  its cost;  timer  its delay
+// At equal times completions come before arrivals, and events in the order they were scheduled:
+// a run is a pure function of (scenario, trace). next() returns nullopt when no arrival is left
+// and no iteration, transfer or flip is in flight (pending timers do not count).
+// The requests must outlive the backend. Not thread-safe; one backend per run.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/scenario.h"
+#include "sim/cost_model.h"
+#include "sim/engine.h"
+#include "sim/link_model.h"
+
+namespace flowkv::sim {
+
+class SimBackend final : public core::Backend {
+ public:
+  SimBackend(const core::Scenario& scenario, std::span<const core::Request> requests);
+
+  core::Time now() const override { return engine_.now(); }
+  void submit(const core::Work& work) override;
+  std::optional<core::Completion> next() override;
+
+  // Events popped from the queue plus arrivals delivered.
+  int64_t events() const { return static_cast<int64_t>(engine_.events_popped()) + arrivals_done_; }
+  int64_t arrivals_done() const { return arrivals_done_; }
+
+ private:
+  enum class Kind : uint8_t { kWorkDone, kTransferLatencyDone, kLinkCheck, kTimer };
+  struct Payload {
+    Kind kind = Kind::kWorkDone;
+    uint64_t value = 0;  // WorkId, transfer index or link generation
+  };
+  struct PendingTransfer {
+    core::WorkId id{};
+    uint32_t src = 0, dst = 0;
+    int64_t bytes = 0;
+  };
+  void schedule_link_check();
+  void complete(core::WorkId id, core::Time t);
+
+  const core::Scenario& scenario_;
+  std::span<const core::Request> requests_;
+  size_t next_arrival_ = 0;
+  int64_t arrivals_done_ = 0;
+  Engine<Payload> engine_;
+  std::vector<ComputeModel> compute_;
+  LinkModel links_;
+  std::vector<PendingTransfer> transfers_;
+  std::vector<uint32_t> free_transfers_;
+  std::deque<core::Completion> ready_;
+  std::vector<uint64_t> finished_;
+  int64_t outstanding_ = 0;  // iterations, transfers and flips in flight
+};
+
+}  // namespace flowkv::sim

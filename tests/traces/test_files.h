@@ -1,0 +1,78 @@
+// Helpers shared by the trace tests: where the real traces are, temporary files, and checking
+// that a call fails with an input error carrying a given message.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace flowkv::traces::testing {
+
+// The real trace `name`: ../shared/traces (CI has it) first, then the copy shipped in
+// traces/data; empty when neither exists.
+inline std::filesystem::path real_trace(const std::string& name) {
+  const std::filesystem::path shared = std::filesystem::path(FLOWKV_SOURCE_DIR) / ".." / "shared" / "traces" / name;
+  if (std::filesystem::exists(shared)) return shared;
+  const std::filesystem::path shipped = std::filesystem::path(FLOWKV_SOURCE_DIR) / "traces" / "data" / name;
+  if (std::filesystem::exists(shipped)) return shipped;
+  return {};
+}
+
+// A fresh directory removed with everything in it when the object goes away.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("flowkv-trace-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  // Writes `text` to a file named `name` in the directory and returns its path.
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    const auto p = path_ / name;
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// The message of the core::Error `fn` throws; fails the test if it throws nothing, another
+// exception, or an error that is not bad input (exit code 2).
+inline std::string input_error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const core::Error& e) {
+    EXPECT_EQ(e.exit_code(), 2) << e.what();
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected core::Error, got another exception: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected an input error, nothing was thrown";
+  return {};
+}
+
+}  // namespace flowkv::traces::testing

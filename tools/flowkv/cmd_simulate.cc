@@ -1,0 +1,135 @@
+// flowkv simulate: replay a scenario's workload through the simulated cluster, print a summary
+// table and write summary.json, requests.csv and run.json (docs/simulator.md).
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "core/error.h"
+#include "core/scenario.h"
+#include "sim/run.h"
+#include "tools/flowkv/command.h"
+
+namespace flowkv::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kUsage =
+    "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
+    "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
+    "[--seed S] [--set json.path=value]... [--out DIR] [--quiet]";
+
+void print_stat_row(const char* name, const core::Stat& s, double scale, const char* unit) {
+  std::printf("  %-14s %10.3f %10.3f %10.3f %10.3f  %s\n", name, s.mean * scale, s.p50 * scale,
+              s.p90 * scale, s.p99 * scale, unit);
+}
+
+void print_summary(const core::Scenario& sc, const sim::SimResult& r, const fs::path& out) {
+  const core::RunMetrics& m = r.metrics;
+  int roles[3] = {0, 0, 0};
+  for (const core::NodeSpec& n : sc.nodes) ++roles[static_cast<int>(n.role)];
+  std::printf("scenario %s: %s, %zu nodes (%d prefill, %d decode, %d colocated), policy %s\n",
+              sc.name.c_str(), sc.model.name.c_str(), sc.nodes.size(), roles[0], roles[1], roles[2],
+              sc.global.name.c_str());
+  std::printf("requests: %lld total, %lld completed, %lld failed, %lld preempted (%lld preemptions)\n",
+              static_cast<long long>(m.total), static_cast<long long>(m.completed),
+              static_cast<long long>(m.failed), static_cast<long long>(m.preempted),
+              static_cast<long long>(m.preemptions));
+  for (const auto& [reason, n] : m.failed_by_reason) {
+    std::printf("  failed: %s: %lld\n", reason.c_str(), static_cast<long long>(n));
+  }
+  std::printf("  %-14s %10s %10s %10s %10s\n", "", "mean", "p50", "p90", "p99");
+  print_stat_row("TTFT", m.ttft, 1e3, "ms");
+  print_stat_row("TPOT", m.tpot, 1e3, "ms");
+  print_stat_row("ITL", m.itl, 1e3, "ms");
+  print_stat_row("E2E", m.e2e, 1.0, "s");
+  print_stat_row("queueing", m.queue, 1e3, "ms");
+  print_stat_row("KV transfer", m.transfer, 1e3, "ms");
+  std::printf("throughput: %.3f requests/s, %.1f output tokens/s over %.1f s\n", m.requests_per_s,
+              m.output_tokens_per_s, m.makespan_s);
+  std::printf("goodput: %.3f requests/s (%.1f%% within TTFT <= %g s and TPOT <= %g s)\n", m.goodput_rps,
+              100.0 * m.slo_attainment, sc.slo.ttft_s, sc.slo.tpot_s);
+  std::printf("KV transfers: %lld calls, %.3f GB; role flips: %lld\n",
+              static_cast<long long>(m.transfer_calls_total), static_cast<double>(m.transfer_bytes_total) / 1e9,
+              static_cast<long long>(m.role_flips));
+  std::printf("  %-6s %-10s %-10s %6s %9s %8s %12s\n", "node", "gpu", "role", "util", "KV mean", "KV peak",
+              "preemptions");
+  for (const core::NodeMetrics& n : m.nodes) {
+    std::printf("  %-6s %-10s %-10s %5.1f%% %8.1f%% %7.1f%% %12lld\n", n.name.c_str(), n.gpu.c_str(),
+                core::to_string(n.final_role), 100 * n.utilization, 100 * n.kv_usage_mean, 100 * n.kv_usage_peak,
+                static_cast<long long>(n.preemptions));
+  }
+  std::printf("wrote %s/{summary.json,requests.csv,run.json} (%.2f s wall, %.0f requests/s, %lld events)\n",
+              out.string().c_str(), r.info.wall_s,
+              r.info.wall_s > 0 ? static_cast<double>(r.info.requests) / r.info.wall_s : 0.0,
+              static_cast<long long>(r.info.events));
+}
+
+int simulate(const Args& args) {
+  po::options_description opts("options");
+  std::string scenario_path, out_dir;
+  core::ScenarioOverrides o;
+  opts.add_options()
+      ("scenario", po::value<std::string>(&scenario_path)->required(), "scenario JSON file (or a name under scenarios/)")
+      ("trace", po::value<std::string>(), "replay this trace file instead of the scenario's workload")
+      ("trace-format", po::value<std::string>(), "format of --trace (auto, azure, mooncake, ...)")
+      ("model", po::value<std::string>(), "model name or config.json path")
+      ("gpu", po::value<std::string>(), "GPU of every node group")
+      ("prefill-nodes", po::value<int64_t>(), "number of prefill nodes")
+      ("decode-nodes", po::value<int64_t>(), "number of decode nodes")
+      ("colocated-nodes", po::value<int64_t>(), "number of colocated nodes")
+      ("policy", po::value<std::string>(), "global scheduler (policies.global)")
+      ("rate-scale", po::value<double>(), "multiply the arrival rate (workload.rate_scale)")
+      ("seed", po::value<uint64_t>(), "random seed")
+      ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
+      ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>)")
+      ("quiet", "no progress bar");
+  po::variables_map vm;
+  if (!parse_args(kUsage, args, opts, {}, vm)) return 0;
+  if (vm.count("trace")) o.trace = vm["trace"].as<std::string>();
+  if (vm.count("trace-format")) o.trace_format = vm["trace-format"].as<std::string>();
+  if (vm.count("model")) o.model = vm["model"].as<std::string>();
+  if (vm.count("gpu")) o.gpu = vm["gpu"].as<std::string>();
+  if (vm.count("prefill-nodes")) o.prefill_nodes = vm["prefill-nodes"].as<int64_t>();
+  if (vm.count("decode-nodes")) o.decode_nodes = vm["decode-nodes"].as<int64_t>();
+  if (vm.count("colocated-nodes")) o.colocated_nodes = vm["colocated-nodes"].as<int64_t>();
+  if (vm.count("policy")) o.policy = vm["policy"].as<std::string>();
+  if (vm.count("rate-scale")) {
+    o.rate_scale = vm["rate-scale"].as<double>();
+    if (!(*o.rate_scale > 0)) core::throw_input_error("--rate-scale: expected a positive number");
+  }
+  if (vm.count("seed")) o.seed = vm["seed"].as<uint64_t>();
+  if (vm.count("set")) o.sets = vm["set"].as<std::vector<std::string>>();
+
+  const core::Scenario scenario = core::load_scenario(scenario_path, o);
+  const traces::Trace trace = sim::load_scenario_trace(scenario);
+  const fs::path out = out_dir.empty() ? fs::path("results") / scenario.name : fs::path(out_dir);
+
+  sim::SimOptions sopts;
+  const bool bar = !vm.count("quiet") && ::isatty(STDERR_FILENO);
+  if (bar) {
+    sopts.progress = [](int64_t arrived, int64_t finished, int64_t total) {
+      const int width = 40;
+      const double f = total > 0 ? static_cast<double>(finished) / static_cast<double>(total) : 1.0;
+      const int filled = static_cast<int>(f * width);
+      std::fprintf(stderr, "\r[%s%s] %5.1f%% %lld/%lld finished, %lld arrived", std::string(filled, '#').c_str(),
+                   std::string(width - filled, ' ').c_str(), 100 * f, static_cast<long long>(finished),
+                   static_cast<long long>(total), static_cast<long long>(arrived));
+      std::fflush(stderr);
+    };
+  }
+  const sim::SimResult result = sim::simulate(scenario, trace, sopts);
+  if (bar) std::fprintf(stderr, "\r%*s\r", 90, "");
+  sim::write_results(result, scenario, out);
+  print_summary(scenario, result, out);
+  return 0;
+}
+
+}  // namespace
+
+FLOWKV_COMMAND("simulate", "replay a scenario's workload on a simulated cluster", simulate);
+
+}  // namespace flowkv::cli
