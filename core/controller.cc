@@ -435,7 +435,7 @@ void Controller::on_iteration_done(NodeState& node, WorkState state) {
 void Controller::prefill_finished(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   RequestRecord& rec = record(slot);
-  rec.prefill_end = backend_.now();
+  if (!rec.prefill_end.has_value()) rec.prefill_end = backend_.now();
   if (node.prefix_cache) node.prefix_cache->insert(*r.request, backend_.now());
   // A prefill produces one output token.
   ++r.generated;
@@ -515,7 +515,7 @@ void Controller::on_transfer_done(Slot slot, WorkState state) {
   release_blocks(p, r.prefill_blocks);
   ++d.transfers_in;
   r.kv_tokens = r.prefill_target;
-  rec.transfer_end = backend_.now();
+  if (!rec.transfer_end.has_value()) rec.transfer_end = backend_.now();
   deliver_token(slot);
   d.ready.push_back(slot);
   mark(d);

@@ -49,11 +49,13 @@ struct RequestRecord {
   int32_t prompt_tokens = 0;
   int32_t output_tokens = 0;
   Time arrival;
+  // Prefill and transfer milestones are those of the first attempt: a preempted request's
+  // recompute shows in `preemptions` and in transfer_time (which sums every transfer).
   OptTime queued;          // placed in its prefill node's queue
-  OptTime prefill_start;   // first prefill iteration (of the first attempt) began
-  OptTime prefill_end;     // last prefill iteration (of the last attempt) ended
+  OptTime prefill_start;   // its first prefill iteration began
+  OptTime prefill_end;     // its first prefill completed (the first output token exists)
   OptTime transfer_start;  // first KV transfer submitted
-  OptTime transfer_end;    // last KV transfer completed
+  OptTime transfer_end;    // first KV transfer completed
   OptTime first_token;     // first output token delivered to the client
   OptTime last_token;
   OptTime finish;          // completed or failed

@@ -38,7 +38,7 @@ struct Case {
   int64_t bytes = 0;
 };
 
-template <int kThreads, int kVecs, bool kStreaming>
+template <int kThreads, int kVecs, bool kStreaming, bool kInterleaved = false>
 float time_variant(const Case& c, const char* src, char* dst, int64_t dst_bytes) {
   constexpr int64_t kTile = int64_t{kThreads} * kVecs * 16;
   int64_t tiles = 0;
@@ -46,7 +46,7 @@ float time_variant(const Case& c, const char* src, char* dst, int64_t dst_bytes)
   SegmentRow* d_rows = nullptr;
   FLOWKV_CUDA_CHECK(cudaMalloc(&d_rows, rows.size() * sizeof(SegmentRow)));
   FLOWKV_CUDA_CHECK(cudaMemcpy(d_rows, rows.data(), rows.size() * sizeof(SegmentRow), cudaMemcpyHostToDevice));
-  const auto kernel = kernels::detail::SegmentCopyKernel<kThreads, kVecs, kStreaming>;
+  const auto kernel = kernels::detail::SegmentCopyKernel<kThreads, kVecs, kStreaming, kInterleaved>;
   const int grid = kernels::persistent_grid(reinterpret_cast<const void*>(kernel), kThreads, tiles);
   kernels::fill_pattern(dst, dst_bytes, 2, nullptr);
   cudaEvent_t a, b;
@@ -124,20 +124,20 @@ int main() {
   for (auto& c : cases) {
     for (const auto& s : c.copies) c.bytes += s.bytes;
   }
-  std::printf("%-30s %-28s %10s %10s\n", "plan", "variant", "median ms", "GB/s");
+  std::printf("%-30s %-33s %10s %10s\n", "plan", "variant", "median ms", "GB/s");
   for (const auto& c : cases) {
     auto report = [&](const char* name, float ms) {
-      std::printf("%-30s %-28s %10.3f %10.1f\n", c.name, name, ms, c.bytes / (ms * 1e-3) / 1e9);
+      std::printf("%-30s %-33s %10.3f %10.1f\n", c.name, name, ms, c.bytes / (ms * 1e-3) / 1e9);
     };
     report("cudaMemcpyAsync per segment", time_memcpy(c, src, dst));
     report("256 thr x 4 vec", time_variant<256, 4, false>(c, src, dst, pool_bytes));
-    report("256 thr x 4 vec, streaming", time_variant<256, 4, true>(c, src, dst, pool_bytes));
     report("256 thr x 8 vec", time_variant<256, 8, false>(c, src, dst, pool_bytes));
-    report("256 thr x 8 vec, streaming", time_variant<256, 8, true>(c, src, dst, pool_bytes));
     report("512 thr x 4 vec", time_variant<512, 4, false>(c, src, dst, pool_bytes));
-    report("128 thr x 8 vec", time_variant<128, 8, false>(c, src, dst, pool_bytes));
-    report("128 thr x 16 vec, streaming", time_variant<128, 16, true>(c, src, dst, pool_bytes));
-    report("1024 thr x 2 vec", time_variant<1024, 2, false>(c, src, dst, pool_bytes));
+    report("256 thr x 4 vec, interleaved", time_variant<256, 4, false, true>(c, src, dst, pool_bytes));
+    report("256 thr x 8 vec, interleaved", time_variant<256, 8, false, true>(c, src, dst, pool_bytes));
+    report("512 thr x 8 vec, interleaved", time_variant<512, 8, false, true>(c, src, dst, pool_bytes));
+    report("128 thr x 8 vec, interleaved", time_variant<128, 8, false, true>(c, src, dst, pool_bytes));
+    report("256 thr x 4 vec, interl., stream", time_variant<256, 4, true, true>(c, src, dst, pool_bytes));
   }
   cudaFree(src);
   cudaFree(dst);

@@ -1,7 +1,7 @@
 // Block copies between KV layouts, and the gather / scatter of the vLLM-disagg path, put every
 // (layer, K|V) chunk of every listed block exactly where core::KvLayout says, and touch no other
 // destination byte. CPU reference on random data, poisoned destination; geometries with chunks
-// smaller than, equal to and not a multiple of the kernels' tile.
+// smaller than, equal to, larger than and not a multiple of the kernels' tile.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -99,8 +99,9 @@ KvGeometry geometry(int32_t layers, int32_t heads, int32_t head_dim, int32_t blo
 
 const Shape kShapes[] = {
     {"small chunk (512 B)", geometry(3, 2, 32, 4)},
-    {"two full tiles (32 KiB, Llama-3.1-8B's chunk)", geometry(2, 8, 128, 16)},
-    {"partial tile (6912 B)", geometry(4, 3, 72, 16)},
+    {"Llama-3.1-8B's chunk (32 KiB)", geometry(2, 8, 128, 16)},
+    {"64 KiB chunk (several tiles)", geometry(2, 8, 128, 32)},
+    {"odd chunk (6912 B)", geometry(4, 3, 72, 16)},
 };
 
 class LayoutCopy : public ::testing::Test {

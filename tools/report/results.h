@@ -1,0 +1,113 @@
+// Reading result folders for the report: what `flowkv simulate`, `compare` and `sweep` write.
+//
+// A folder's kind is told by the files in it:
+//   sweep.json    a sweep: {"cells": [{"policy", "rate_scale", "rate_rps", "dir"}]}, each cell's
+//                 dir (relative to the sweep folder) holding a run's summary.json
+//   compare.json  a comparison: {"policies": [{"name", "summary"}]}, with one sub-folder per
+//                 policy holding its summary.json and requests.csv
+//   summary.json  one run (requests.csv and timeline.json beside it are read when present)
+// checked in that order. Everything the report uses is validated here, once: a folder with none
+// of these files, malformed JSON or CSV, or a missing or mistyped key is an input error (exit 2)
+// whose message names the file and the JSON path or line.
+//
+// Pure reading; no state. The result is plain data that the page builder renders.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace flowkv::report {
+
+struct StatSummary {
+  double mean = 0, p50 = 0, p90 = 0, p99 = 0;
+};
+
+struct NodeSummary {
+  std::string name, gpu, role_initial, role_final;
+  double utilization = 0, kv_usage_mean = 0, kv_usage_peak = 0;
+  int64_t kv_blocks = 0, iterations = 0, preemptions = 0, transfers_out = 0, transfers_in = 0, role_flips = 0;
+};
+
+// The figures of summary.json the report shows (core/result_files.h writes them).
+struct RunSummary {
+  int64_t total = 0, completed = 0, failed = 0, preempted = 0, preemptions = 0, retries = 0;
+  StatSummary ttft, tpot, itl, e2e, queue, transfer;  // seconds
+  int64_t transfer_calls_total = 0, transfer_bytes_total = 0;
+  double requests_per_s = 0, output_tokens_per_s = 0, goodput_rps = 0, slo_attainment = 0, makespan_s = 0;
+  int64_t role_flips = 0;
+  std::vector<NodeSummary> nodes;
+  // From the resolved scenario, when present ("" / 0 otherwise).
+  std::string scenario_name, model, policy, role_policy, layout, allocator;
+  double slo_ttft_s = 0, slo_tpot_s = 0;
+  double rate_scale = 0;  // workload.rate_scale, 0 when not set
+};
+
+// The columns of requests.csv the report uses, one entry per row; NaN where a cell is empty.
+struct RequestTable {
+  std::vector<int32_t> prompt_tokens, output_tokens;
+  std::vector<uint8_t> completed;
+  std::vector<double> arrival_s, ttft_s, tpot_s, e2e_s, transfer_s;
+  size_t size() const { return prompt_tokens.size(); }
+};
+
+// Counter tracks and role flips from a Chrome-trace timeline.json, per node (process name).
+struct UsageTrack {
+  std::string node;
+  std::string counter;  // the counter's name, e.g. "kv_usage"
+  std::vector<double> t_s, value;
+};
+struct RoleFlipMark {
+  std::string node;
+  double t_s = 0;
+  std::string label;
+};
+struct Timeline {
+  std::vector<UsageTrack> kv;           // counters whose name mentions "kv"
+  std::vector<UsageTrack> utilization;  // counters whose name mentions "util" or "busy"
+  std::vector<RoleFlipMark> flips;      // instant events whose name mentions "role" or "flip"
+};
+
+struct Run {
+  std::string label;  // legend name: the policy, made unique with the folder name when needed
+  std::filesystem::path dir;
+  std::string origin;  // "run", "compare DIR", "sweep DIR @ rate"
+  RunSummary summary;
+  std::optional<RequestTable> requests;  // absent when requests.csv is missing
+  std::optional<Timeline> timeline;      // absent when timeline.json is missing
+};
+
+struct SweepCell {
+  std::string policy;
+  double rate_scale = 0, rate_rps = 0;
+  std::filesystem::path dir;
+  RunSummary summary;
+};
+
+struct Sweep {
+  std::filesystem::path dir;
+  std::vector<SweepCell> cells;  // as listed in sweep.json
+};
+
+struct ReportInput {
+  std::vector<Run> runs;
+  std::vector<Sweep> sweeps;
+  std::vector<std::string> notes;  // what the page should tell about how inputs were read
+};
+
+// Reads every folder. Sweep cells become runs for the latency plots too, at one rate (the
+// middle rate of the sweep) so that each policy has one line; a note says which.
+ReportInput load_results(const std::vector<std::filesystem::path>& dirs);
+
+// Each part on its own, for the tests and for other commands.
+RunSummary read_summary_json(const std::filesystem::path& file);
+// `where` names the object in errors: "DIR/summary.json" or "DIR/compare.json: policies[1].summary".
+RunSummary parse_summary(const nlohmann::json& summary, const std::string& where);
+RequestTable read_requests_csv(const std::filesystem::path& file);
+Timeline read_timeline_json(const std::filesystem::path& file);
+
+}  // namespace flowkv::report
