@@ -12,10 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "traces/random.h"
 #include "traces/trace.h"
@@ -45,11 +44,20 @@ std::string make_file(TraceFormat format, int64_t rows) {
   std::string s;
   s.reserve(static_cast<size_t>(rows) * 64);
   switch (format) {
-    case TraceFormat::kAzure: s += "TIMESTAMP,ContextTokens,GeneratedTokens\n"; break;
-    case TraceFormat::kVidur: s += "arrived_at,num_prefill_tokens,num_decode_tokens\n"; break;
-    case TraceFormat::kBurstGpt: s += "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n"; break;
-    case TraceFormat::kNative: s += "# flowkv-trace v1\narrival_ns,prompt_tokens,output_tokens,slo_class,prefix_hashes\n"; break;
-    default: break;
+    case TraceFormat::kAzure:
+      s += "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+      break;
+    case TraceFormat::kVidur:
+      s += "arrived_at,num_prefill_tokens,num_decode_tokens\n";
+      break;
+    case TraceFormat::kBurstGpt:
+      s += "Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type\n";
+      break;
+    case TraceFormat::kNative:
+      s += "# flowkv-trace v1\narrival_ns,prompt_tokens,output_tokens,slo_class,prefix_hashes\n";
+      break;
+    default:
+      break;
   }
   for (int64_t i = 0; i < rows; ++i) {
     const int64_t t_us = i * 40'000 + rng.uniform_int(0, 999);
@@ -58,41 +66,53 @@ std::string make_file(TraceFormat format, int64_t rows) {
     switch (format) {
       case TraceFormat::kAzure: {
         const int64_t sec = t_us / 1'000'000;
-        append(s, "2023-11-16 %02lld:%02lld:%02lld.%06lld0,%lld,%lld\n", static_cast<long long>(sec / 3600),
-               static_cast<long long>(sec / 60 % 60), static_cast<long long>(sec % 60),
-               static_cast<long long>(t_us % 1'000'000), static_cast<long long>(in), static_cast<long long>(out));
+        append(s, "2023-11-16 %02lld:%02lld:%02lld.%06lld0,%lld,%lld\n",
+               static_cast<long long>(sec / 3600), static_cast<long long>(sec / 60 % 60),
+               static_cast<long long>(sec % 60), static_cast<long long>(t_us % 1'000'000),
+               static_cast<long long>(in), static_cast<long long>(out));
         break;
       }
       case TraceFormat::kVidur:
         append(s, "%lld.%06lld,%lld,%lld\n", static_cast<long long>(t_us / 1'000'000),
-               static_cast<long long>(t_us % 1'000'000), static_cast<long long>(in), static_cast<long long>(out));
-        break;
-      case TraceFormat::kBurstGpt:
-        append(s, "%lld,ChatGPT,%lld,%lld,%lld,Conversation log\n", static_cast<long long>(t_us / 1'000'000),
-               static_cast<long long>(in), static_cast<long long>(out), static_cast<long long>(in + out));
-        break;
-      case TraceFormat::kNative:
-        append(s, "%lld,%lld,%lld,0,\n", static_cast<long long>(t_us * 1000), static_cast<long long>(in),
+               static_cast<long long>(t_us % 1'000'000), static_cast<long long>(in),
                static_cast<long long>(out));
         break;
+      case TraceFormat::kBurstGpt:
+        append(s, "%lld,ChatGPT,%lld,%lld,%lld,Conversation log\n",
+               static_cast<long long>(t_us / 1'000'000), static_cast<long long>(in),
+               static_cast<long long>(out), static_cast<long long>(in + out));
+        break;
+      case TraceFormat::kNative:
+        append(s, "%lld,%lld,%lld,0,\n", static_cast<long long>(t_us * 1000),
+               static_cast<long long>(in), static_cast<long long>(out));
+        break;
       case TraceFormat::kMooncake: {
-        append(s, "{\"timestamp\": %lld, \"input_length\": %lld, \"output_length\": %lld, \"hash_ids\": [",
-               static_cast<long long>(t_us / 1000), static_cast<long long>(in), static_cast<long long>(out));
-        for (int b = 0; b < 20; ++b) append(s, b ? ", %lld" : "%lld", static_cast<long long>(i * 20 + b));
+        append(s,
+               "{\"timestamp\": %lld, \"input_length\": %lld, \"output_length\": %lld, "
+               "\"hash_ids\": [",
+               static_cast<long long>(t_us / 1000), static_cast<long long>(in),
+               static_cast<long long>(out));
+        for (int b = 0; b < 20; ++b)
+          append(s, b ? ", %lld" : "%lld", static_cast<long long>(i * 20 + b));
         s += "]}\n";
         break;
       }
       case TraceFormat::kLlmServingSim:
         append(s, "{\"input_toks\": %lld, \"output_toks\": %lld, \"arrival_time_ns\": %lld}\n",
-               static_cast<long long>(in), static_cast<long long>(out), static_cast<long long>(t_us * 1000));
+               static_cast<long long>(in), static_cast<long long>(out),
+               static_cast<long long>(t_us * 1000));
         break;
       case TraceFormat::kApex:
         // Unsorted on purpose, as APEX files are: the reader sorts.
-        append(s, "{\"ContextTokens\": %lld, \"GeneratedTokens\": %lld, \"StartTimeOffset\": %lld, \"RequestID\": \"%016llx\"}\n",
+        append(s,
+               "{\"ContextTokens\": %lld, \"GeneratedTokens\": %lld, \"StartTimeOffset\": %lld, "
+               "\"RequestID\": \"%016llx\"}\n",
                static_cast<long long>(in), static_cast<long long>(out),
-               static_cast<long long>(rng.uniform_int(0, rows * 40'000'000)), static_cast<unsigned long long>(rng.next_u64()));
+               static_cast<long long>(rng.uniform_int(0, rows * 40'000'000)),
+               static_cast<unsigned long long>(rng.next_u64()));
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return s;
@@ -117,7 +137,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const fs::path dir = fs::temp_directory_path() / ("flowkv-trace-bench-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("flowkv-trace-bench-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::vector<Case> cases = {
       {"azure", TraceFormat::kAzure, csv_rows, {}},
@@ -128,13 +149,15 @@ int main(int argc, char** argv) {
       {"llmservingsim", TraceFormat::kLlmServingSim, csv_rows / 2, {}},
       {"apex (unsorted)", TraceFormat::kApex, csv_rows / 2, {}},
   };
-  std::printf("%-24s %10s %10s %10s %14s %10s\n", "format", "rows", "MB", "best s", "rows/s", "MB/s");
+  std::printf("%-24s %10s %10s %10s %14s %10s\n", "format", "rows", "MB", "best s", "rows/s",
+              "MB/s");
   nlohmann::json results = nlohmann::json::array();
   for (Case& c : cases) {
     c.file = dir / (std::string(flowkv::traces::to_string(c.format)) + ".trace");
     {
       const std::string text = make_file(c.format, c.rows);
-      std::ofstream(c.file, std::ios::binary).write(text.data(), static_cast<std::streamsize>(text.size()));
+      std::ofstream(c.file, std::ios::binary)
+          .write(text.data(), static_cast<std::streamsize>(text.size()));
     }
     const double mb = static_cast<double>(fs::file_size(c.file)) / 1e6;
     double best = 1e30;
@@ -150,10 +173,14 @@ int main(int argc, char** argv) {
       best = std::min(best, s);
     }
     const double rows_per_s = static_cast<double>(c.rows) / best;
-    std::printf("%-24s %10lld %10.1f %10.3f %14.0f %10.0f\n", c.name, static_cast<long long>(c.rows), mb,
-                best, rows_per_s, mb / best);
-    results.push_back({{"format", c.name}, {"rows", c.rows}, {"megabytes", mb}, {"best_seconds", best},
-                       {"rows_per_second", rows_per_s}, {"megabytes_per_second", mb / best}});
+    std::printf("%-24s %10lld %10.1f %10.3f %14.0f %10.0f\n", c.name,
+                static_cast<long long>(c.rows), mb, best, rows_per_s, mb / best);
+    results.push_back({{"format", c.name},
+                       {"rows", c.rows},
+                       {"megabytes", mb},
+                       {"best_seconds", best},
+                       {"rows_per_second", rows_per_s},
+                       {"megabytes_per_second", mb / best}});
     fs::remove(c.file);
   }
   fs::remove_all(dir);

@@ -83,6 +83,8 @@ class Controller final : private BatchOps {
 
   // Records indexed by RequestId (trace ids are 0..n-1).
   const std::vector<RequestRecord>& records() const { return records_; }
+  // Moves the records out (a 1M-request run need not hold two copies).
+  std::vector<RequestRecord> take_records() { return std::move(records_); }
   const StreamingHistogram& itl() const { return itl_; }
   const std::vector<NodeState>& nodes() const { return nodes_; }
   const ControllerTotals& totals() const { return totals_; }

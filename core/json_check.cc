@@ -115,16 +115,15 @@ bool boolean(const json& v, const std::string& path) {
   return v.get<bool>();
 }
 
-std::string policy_name(const json& v, const std::string& path, json& params) {
+std::string policy_name(const json& v, const std::string& path, const std::string& fallback, json& params) {
   params = json::object();
   if (v.is_string()) return v.get<std::string>();
   if (!v.is_object()) fail(path, "a policy name or an object {\"name\": ..., parameters}", v);
   const json* name = member(v, "name");
-  if (!name) throw_input_error(path + ".name: missing (the policy's name)");
   for (const auto& [key, value] : v.items()) {
     if (key != "name") params[key] = value;
   }
-  return string(*name, path + ".name");
+  return name ? string(*name, path + ".name") : fallback;
 }
 
 }  // namespace flowkv::core::jcheck

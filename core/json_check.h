@@ -40,8 +40,9 @@ int64_t integer(const nlohmann::json& v, const std::string& path, int64_t min_va
 std::string string(const nlohmann::json& v, const std::string& path);
 bool boolean(const nlohmann::json& v, const std::string& path);
 
-// A policy given as "name" or {"name": "...", ...params}: returns the name; `params` receives
-// the object without "name" (empty object for a plain string).
-std::string policy_name(const nlohmann::json& v, const std::string& path, nlohmann::json& params);
+// A policy given as "name" or {"name": "...", ...params}: returns the name (`fallback` when the
+// object has none); `params` receives the object without "name" (empty for a plain string).
+std::string policy_name(const nlohmann::json& v, const std::string& path, const std::string& fallback,
+                        nlohmann::json& params);
 
 }  // namespace flowkv::core::jcheck

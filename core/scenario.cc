@@ -92,7 +92,7 @@ PolicySpec parse_policy(const json* v, const std::string& path, const char* fall
     p.name = fallback;
     return p;
   }
-  p.name = jcheck::policy_name(*v, path, p.params);
+  p.name = jcheck::policy_name(*v, path, fallback, p.params);
   return p;
 }
 
@@ -336,12 +336,12 @@ void apply_set(json& root, const std::string& assignment) {
       }
       node = &(*node)[static_cast<size_t>(step.index)];
     } else {
-      where += (where.empty() ? "" : ".") + step.key;
       if (node->is_null()) *node = json::object();
       if (!node->is_object()) {
         throw_input_error("--set " + assignment + ": cannot set key '" + step.key + "' inside a " +
-                          node->type_name() + " at " + where);
+                          node->type_name() + (where.empty() ? "" : " at " + where));
       }
+      where += (where.empty() ? "" : ".") + step.key;
       node = &(*node)[step.key];
     }
   }

@@ -35,7 +35,7 @@ SimResult simulate(const core::Scenario& scenario, const traces::Trace& trace, c
   workload["clamped"] = trace.stats.clamped;
   result.summary["workload"] = std::move(workload);
   result.totals = controller.totals();
-  result.records = controller.records();
+  result.records = controller.take_records();
   result.info.backend = "sim";
   result.info.events = backend.events();
   result.info.requests = static_cast<int64_t>(trace.requests.size());

@@ -21,7 +21,8 @@ class CsvTable {
     std::string_view line;
     while (lines_.next(line)) {
       if (trim(line).empty()) continue;
-      if (!split_csv(line, header_)) fail_line(sink.file(), lines_.line_number(), "unterminated quote in the header");
+      if (!split_csv(line, header_))
+        fail_line(sink.file(), lines_.line_number(), "unterminated quote in the header");
       for (auto& name : header_) name = trim(name);
       header_line_ = line;
       return;
@@ -50,7 +51,8 @@ class CsvTable {
     std::string_view line;
     while (lines_.next(line)) {
       if (trim(line).empty()) continue;
-      if (!split_csv(line, fields)) fail_line(sink_.file(), lines_.line_number(), "unterminated quoted field");
+      if (!split_csv(line, fields))
+        fail_line(sink_.file(), lines_.line_number(), "unterminated quoted field");
       if (fields.size() != header_.size()) {
         fail_line(sink_.file(), lines_.line_number(),
                   "expected " + std::to_string(header_.size()) + " columns as in the header, got " +
@@ -64,7 +66,8 @@ class CsvTable {
 
  private:
   [[noreturn]] void core_empty() const {
-    fail_line(sink_.file(), 1, std::string("empty file: expected a ") + format_name_ + " header line");
+    fail_line(sink_.file(), 1,
+              std::string("empty file: expected a ") + format_name_ + " header line");
   }
 
   LineReader lines_;

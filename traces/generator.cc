@@ -103,7 +103,8 @@ void validate_length(const LengthSpec& s, const std::string& path) {
     core::throw_input_error(path + "." + key + ": expected " + expected + ", got " + got);
   };
   if (s.min < 1) fail("min", "a positive integer", std::to_string(s.min));
-  if (s.max < s.min) fail("max", "at least min (" + std::to_string(s.min) + ")", std::to_string(s.max));
+  if (s.max < s.min)
+    fail("max", "at least min (" + std::to_string(s.min) + ")", std::to_string(s.max));
   switch (s.dist) {
     case LengthDist::kFixed:
       if (s.value < 1) fail("value", "a positive integer", std::to_string(s.value));
@@ -111,8 +112,10 @@ void validate_length(const LengthSpec& s, const std::string& path) {
     case LengthDist::kUniform:
       break;
     case LengthDist::kLogNormal:
-      if (!(s.mean > 0.0) || !std::isfinite(s.mean)) fail("mean", "a positive number", number_text(s.mean));
-      if (!(s.std >= 0.0) || !std::isfinite(s.std)) fail("std", "a non-negative number", number_text(s.std));
+      if (!(s.mean > 0.0) || !std::isfinite(s.mean))
+        fail("mean", "a positive number", number_text(s.mean));
+      if (!(s.std >= 0.0) || !std::isfinite(s.std))
+        fail("std", "a non-negative number", number_text(s.std));
       break;
     case LengthDist::kEmpirical:
       if (s.trace.empty()) fail("trace", "a trace file path", "nothing");
@@ -129,8 +132,10 @@ class LengthSampler {
   int64_t draw(Rng& rng, int64_t* empirical_index) const {
     int64_t v = 0;
     switch (spec_.dist) {
-      case LengthDist::kFixed: return spec_.value;
-      case LengthDist::kUniform: return rng.uniform_int(spec_.min, spec_.max);
+      case LengthDist::kFixed:
+        return spec_.value;
+      case LengthDist::kUniform:
+        return rng.uniform_int(spec_.min, spec_.max);
       case LengthDist::kLogNormal:
         v = std::llround(rng.lognormal_mean_std(spec_.mean, spec_.std));
         break;
@@ -156,22 +161,29 @@ class LengthSampler {
 
 const char* dist_name(LengthDist d) {
   switch (d) {
-    case LengthDist::kFixed: return "fixed";
-    case LengthDist::kUniform: return "uniform";
-    case LengthDist::kLogNormal: return "lognormal";
-    case LengthDist::kEmpirical: return "empirical";
+    case LengthDist::kFixed:
+      return "fixed";
+    case LengthDist::kUniform:
+      return "uniform";
+    case LengthDist::kLogNormal:
+      return "lognormal";
+    case LengthDist::kEmpirical:
+      return "empirical";
   }
   return "?";
 }
 
 std::string describe_length(const LengthSpec& s) {
   switch (s.dist) {
-    case LengthDist::kFixed: return "fixed " + std::to_string(s.value);
-    case LengthDist::kUniform: return "uniform [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
+    case LengthDist::kFixed:
+      return "fixed " + std::to_string(s.value);
+    case LengthDist::kUniform:
+      return "uniform [" + std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
     case LengthDist::kLogNormal:
       return "lognormal mean " + number_text(s.mean) + " std " + number_text(s.std) + " in [" +
              std::to_string(s.min) + ", " + std::to_string(s.max) + "]";
-    case LengthDist::kEmpirical: return "empirical from " + s.trace.string();
+    case LengthDist::kEmpirical:
+      return "empirical from " + s.trace.string();
   }
   return dist_name(s.dist);
 }
@@ -189,7 +201,8 @@ GeneratorSpec preset_spec(const std::string& name) {
   if (it == presets().end()) {
     std::string names;
     for (const auto& n : preset_names()) names += (names.empty() ? "" : ", ") + n;
-    core::throw_input_error("unknown generator preset '" + name + "' (expected one of: " + names + ")");
+    core::throw_input_error("unknown generator preset '" + name + "' (expected one of: " + names +
+                            ")");
   }
   return it->second;
 }
@@ -197,14 +210,17 @@ GeneratorSpec preset_spec(const std::string& name) {
 void validate_generator_spec(const GeneratorSpec& spec, const std::string& path) {
   const ArrivalSpec& a = spec.arrival;
   if (!(a.rate_rps > 0.0) || !std::isfinite(a.rate_rps)) {
-    core::throw_input_error(path + ".arrival.rate: expected a positive number, got " + number_text(a.rate_rps));
+    core::throw_input_error(path + ".arrival.rate: expected a positive number, got " +
+                            number_text(a.rate_rps));
   }
   if (a.process == ArrivalProcess::kGamma && (!(a.cv > 0.0) || !std::isfinite(a.cv))) {
-    core::throw_input_error(path + ".arrival.cv: expected a positive number, got " + number_text(a.cv));
+    core::throw_input_error(path + ".arrival.cv: expected a positive number, got " +
+                            number_text(a.cv));
   }
   if (spec.requests < 1 || spec.requests > kMaxRequests) {
     core::throw_input_error(path + ".requests: expected an integer in [1, " +
-                            std::to_string(kMaxRequests) + "], got " + std::to_string(spec.requests));
+                            std::to_string(kMaxRequests) + "], got " +
+                            std::to_string(spec.requests));
   }
   validate_length(spec.input, path + ".input");
   validate_length(spec.output, path + ".output");
@@ -215,7 +231,8 @@ void validate_generator_spec(const GeneratorSpec& spec, const std::string& path)
     }
     const double f = spec.shared_prefix->fraction;
     if (!(f >= 0.0 && f <= 1.0)) {
-      core::throw_input_error(path + ".shared_prefix.fraction: expected a number in [0, 1], got " + number_text(f));
+      core::throw_input_error(path + ".shared_prefix.fraction: expected a number in [0, 1], got " +
+                              number_text(f));
     }
   }
 }
@@ -224,8 +241,8 @@ std::string describe(const GeneratorSpec& spec, uint64_t seed) {
   std::string s = "generator";
   if (!spec.preset.empty()) s += " preset " + spec.preset + ",";
   const char* process = spec.arrival.process == ArrivalProcess::kPoisson ? "poisson"
-                        : spec.arrival.process == ArrivalProcess::kGamma  ? "gamma"
-                                                                          : "constant";
+                        : spec.arrival.process == ArrivalProcess::kGamma ? "gamma"
+                                                                         : "constant";
   s += std::string(" ") + process + " " + number_text(spec.arrival.rate_rps) + " req/s";
   if (spec.arrival.process == ArrivalProcess::kGamma) s += " cv " + number_text(spec.arrival.cv);
   s += ", " + std::to_string(spec.requests) + " requests, input " + describe_length(spec.input) +
@@ -246,13 +263,13 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
   if (spec.input.dist == LengthDist::kEmpirical) {
     in_trace = std::make_shared<Trace>(read_trace(spec.input.trace, spec.input.trace_format));
   }
-  const bool joint = spec.input.dist == LengthDist::kEmpirical &&
-                     spec.output.dist == LengthDist::kEmpirical &&
-                     spec.input.trace == spec.output.trace &&
-                     spec.input.trace_format == spec.output.trace_format;
+  const bool joint =
+      spec.input.dist == LengthDist::kEmpirical && spec.output.dist == LengthDist::kEmpirical &&
+      spec.input.trace == spec.output.trace && spec.input.trace_format == spec.output.trace_format;
   if (spec.output.dist == LengthDist::kEmpirical) {
-    out_trace = joint ? in_trace
-                      : std::make_shared<Trace>(read_trace(spec.output.trace, spec.output.trace_format));
+    out_trace =
+        joint ? in_trace
+              : std::make_shared<Trace>(read_trace(spec.output.trace, spec.output.trace_format));
   }
   const LengthSampler inputs(spec.input, in_trace, true);
   const LengthSampler outputs(spec.output, out_trace, false);
@@ -275,10 +292,16 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
     core::Request r;
     if (i > 0) {
       switch (a.process) {
-        case ArrivalProcess::kPoisson: t_s += arrival_rng.exponential(a.rate_rps); break;
-        case ArrivalProcess::kGamma: t_s += arrival_rng.gamma(gamma_shape, gamma_scale); break;
+        case ArrivalProcess::kPoisson:
+          t_s += arrival_rng.exponential(a.rate_rps);
+          break;
+        case ArrivalProcess::kGamma:
+          t_s += arrival_rng.gamma(gamma_shape, gamma_scale);
+          break;
         // Computed from i, not accumulated, so no rounding drift over long traces.
-        case ArrivalProcess::kConstant: t_s = static_cast<double>(i) / a.rate_rps; break;
+        case ArrivalProcess::kConstant:
+          t_s = static_cast<double>(i) / a.rate_rps;
+          break;
       }
     }
     r.arrival = core::Time::from_nanos(std::llround(t_s * 1e9));
@@ -290,8 +313,10 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
       const bool shares = share_rng.uniform01() < spec.shared_prefix->fraction;
       const int64_t system_tokens = shares ? spec.shared_prefix->tokens : 0;
       r.prompt_tokens += system_tokens;
-      const int64_t blocks = (r.prompt_tokens + core::kPrefixHashBlockTokens - 1) / core::kPrefixHashBlockTokens;
-      const int64_t shared_blocks = system_tokens / core::kPrefixHashBlockTokens;  // whole blocks only
+      const int64_t blocks =
+          (r.prompt_tokens + core::kPrefixHashBlockTokens - 1) / core::kPrefixHashBlockTokens;
+      const int64_t shared_blocks =
+          system_tokens / core::kPrefixHashBlockTokens;  // whole blocks only
       r.prefix_hashes.reserve(static_cast<size_t>(blocks));
       uint64_t parent = kPrefixHashRoot;
       for (int64_t b = 0; b < blocks; ++b) {

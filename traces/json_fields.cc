@@ -21,8 +21,8 @@ void check_object(const nlohmann::json& j, const std::string& path,
     if (!known) {
       std::string names;
       for (const char* a : allowed) names += std::string(names.empty() ? "" : ", ") + a;
-      core::throw_input_error(path + ": unknown key '" + item.key() + "' (expected one of: " +
-                              names + ")");
+      core::throw_input_error(path + ": unknown key '" + item.key() +
+                              "' (expected one of: " + names + ")");
     }
   }
 }
@@ -47,10 +47,9 @@ double json_positive(const nlohmann::json& v, const std::string& path) {
 }
 
 int64_t json_integer(const nlohmann::json& v, const std::string& path, int64_t min_value) {
-  const std::string expected =
-      min_value == 0 ? "a non-negative integer"
-      : min_value == 1 ? "a positive integer"
-                       : "an integer >= " + std::to_string(min_value);
+  const std::string expected = min_value == 0   ? "a non-negative integer"
+                               : min_value == 1 ? "a positive integer"
+                                                : "an integer >= " + std::to_string(min_value);
   int64_t n = 0;
   if (v.is_number_integer()) {
     if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {

@@ -4,9 +4,8 @@
 
 #include <cstdint>
 #include <initializer_list>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace flowkv::traces::detail {
 

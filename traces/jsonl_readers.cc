@@ -42,7 +42,11 @@ class JsonlRows {
 
   // The value as the user wrote it, for error messages (strings get their quotes back).
   static std::string shown(const JsonMember& m) {
-    return m.kind == JsonKind::kString ? "\"" + std::string(m.raw) + "\"" : std::string(m.raw);
+    std::string s;
+    if (m.kind == JsonKind::kString) s += '"';
+    s += m.raw;
+    if (m.kind == JsonKind::kString) s += '"';
+    return s;
   }
 
   int64_t count(std::string_view key) const {

@@ -77,7 +77,8 @@ bool scan_json_object(std::string_view s, std::vector<JsonMember>& members, std:
       value_end = end + 1;
     } else if (c == '[' || c == '{') {
       const size_t end = container_end(s, pos);
-      if (end == std::string_view::npos) return set_error(error, "unterminated array or object", pos);
+      if (end == std::string_view::npos)
+        return set_error(error, "unterminated array or object", pos);
       member.kind = c == '[' ? JsonKind::kArray : JsonKind::kObject;
       member.raw = s.substr(pos, end - pos + 1);
       value_end = end + 1;

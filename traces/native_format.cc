@@ -40,8 +40,8 @@ void read_native(std::string_view text, RowSink& sink) {
   if (trim(line) != kNativeMagic) {
     if (trim(line).substr(0, kMagicPrefix.size()) == kMagicPrefix) {
       fail_line(sink.file(), lines.line_number(),
-                "unsupported native trace version '" + excerpt(trim(line).substr(kMagicPrefix.size())) +
-                    "' (this build reads v1)");
+                "unsupported native trace version '" +
+                    excerpt(trim(line).substr(kMagicPrefix.size())) + "' (this build reads v1)");
     }
     fail_line(sink.file(), lines.line_number(),
               std::string("expected the native trace header '") + kNativeMagic + "', got '" +
@@ -59,7 +59,8 @@ void read_native(std::string_view text, RowSink& sink) {
   }
   if (!have_header) {
     fail_line(sink.file(), lines.line_number(),
-              "missing the column header 'arrival_ns,prompt_tokens,output_tokens[,slo_class][,prefix_hashes]'");
+              "missing the column header "
+              "'arrival_ns,prompt_tokens,output_tokens[,slo_class][,prefix_hashes]'");
   }
   const int64_t header_line = lines.line_number();
   int t_col = -1, in_col = -1, out_col = -1, slo_col = -1, hash_col = -1;
@@ -95,7 +96,8 @@ void read_native(std::string_view text, RowSink& sink) {
                     excerpt(line) + "'");
     }
     int64_t ns = 0, prompt = 0, output = 0, slo = 0;
-    if (!parse_int64(f[t_col], ns)) fail_field(sink.file(), n, "arrival_ns", "an integer", f[t_col]);
+    if (!parse_int64(f[t_col], ns))
+      fail_field(sink.file(), n, "arrival_ns", "an integer", f[t_col]);
     if (!parse_count(f[in_col], prompt)) {
       fail_field(sink.file(), n, "prompt_tokens", "a non-negative integer", f[in_col]);
     }
@@ -112,7 +114,8 @@ void read_native(std::string_view text, RowSink& sink) {
     const size_t before = sink.requests().size();
     sink.add(n, f[t_col], ns, prompt, output,
              hash_col >= 0 ? std::vector<uint64_t>(hashes) : std::vector<uint64_t>{});
-    if (sink.requests().size() > before) sink.requests().back().slo_class = static_cast<int32_t>(slo);
+    if (sink.requests().size() > before)
+      sink.requests().back().slo_class = static_cast<int32_t>(slo);
   }
 }
 

@@ -19,10 +19,14 @@ struct FormatName {
   const char* name;
 };
 constexpr FormatName kFormatNames[] = {
-    {TraceFormat::kAuto, "auto"},         {TraceFormat::kAzure, "azure"},
-    {TraceFormat::kMooncake, "mooncake"}, {TraceFormat::kVidur, "vidur"},
-    {TraceFormat::kLlmServingSim, "llmservingsim"}, {TraceFormat::kApex, "apex"},
-    {TraceFormat::kBurstGpt, "burstgpt"}, {TraceFormat::kNative, "native"},
+    {TraceFormat::kAuto, "auto"},
+    {TraceFormat::kAzure, "azure"},
+    {TraceFormat::kMooncake, "mooncake"},
+    {TraceFormat::kVidur, "vidur"},
+    {TraceFormat::kLlmServingSim, "llmservingsim"},
+    {TraceFormat::kApex, "apex"},
+    {TraceFormat::kBurstGpt, "burstgpt"},
+    {TraceFormat::kNative, "native"},
 };
 
 // Formats whose files are in arrival order by construction; a timestamp going backwards there
@@ -34,13 +38,20 @@ bool promises_order(TraceFormat f) {
 
 const char* time_column(TraceFormat f) {
   switch (f) {
-    case TraceFormat::kAzure: return "TIMESTAMP";
-    case TraceFormat::kVidur: return "arrived_at";
-    case TraceFormat::kMooncake: return "timestamp";
-    case TraceFormat::kLlmServingSim: return "arrival_time_ns";
-    case TraceFormat::kApex: return "StartTimeOffset";
-    case TraceFormat::kBurstGpt: return "Timestamp";
-    default: return "arrival_ns";
+    case TraceFormat::kAzure:
+      return "TIMESTAMP";
+    case TraceFormat::kVidur:
+      return "arrived_at";
+    case TraceFormat::kMooncake:
+      return "timestamp";
+    case TraceFormat::kLlmServingSim:
+      return "arrival_time_ns";
+    case TraceFormat::kApex:
+      return "StartTimeOffset";
+    case TraceFormat::kBurstGpt:
+      return "Timestamp";
+    default:
+      return "arrival_ns";
   }
 }
 
@@ -52,8 +63,8 @@ TraceFormat parse_trace_format(std::string_view name) {
   }
   std::string names;
   for (const auto& f : kFormatNames) names += std::string(names.empty() ? "" : ", ") + f.name;
-  core::throw_input_error("unknown trace format '" + std::string(name) + "' (expected one of: " +
-                          names + ")");
+  core::throw_input_error("unknown trace format '" + std::string(name) +
+                          "' (expected one of: " + names + ")");
 }
 
 const char* to_string(TraceFormat format) {
@@ -70,10 +81,12 @@ int64_t TraceStats::skipped_total() const {
 }
 
 void normalize_requests(std::vector<core::Request>& requests) {
-  if (!std::is_sorted(requests.begin(), requests.end(),
-                      [](const core::Request& a, const core::Request& b) { return a.arrival < b.arrival; })) {
-    std::stable_sort(requests.begin(), requests.end(),
-                     [](const core::Request& a, const core::Request& b) { return a.arrival < b.arrival; });
+  if (!std::is_sorted(
+          requests.begin(), requests.end(),
+          [](const core::Request& a, const core::Request& b) { return a.arrival < b.arrival; })) {
+    std::stable_sort(
+        requests.begin(), requests.end(),
+        [](const core::Request& a, const core::Request& b) { return a.arrival < b.arrival; });
   }
   const core::Time first = requests.empty() ? core::Time::zero() : requests.front().arrival;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -146,7 +159,9 @@ TraceFormat detect_format(std::string_view text, const std::string& file) {
   if (first.substr(0, 14) == "# flowkv-trace") return TraceFormat::kNative;
   if (first.front() == '{') {
     auto has_key = [&](std::string_view key) {
-      return first.find("\"" + std::string(key) + "\"") != std::string_view::npos;
+      std::string quoted(1, '"');
+      quoted.append(key).push_back('"');
+      return first.find(quoted) != std::string_view::npos;
     };
     if (has_key("hash_ids") || has_key("input_length")) return TraceFormat::kMooncake;
     if (has_key("input_toks") || has_key("arrival_time_ns")) return TraceFormat::kLlmServingSim;
@@ -154,7 +169,8 @@ TraceFormat detect_format(std::string_view text, const std::string& file) {
   } else {
     std::vector<std::string_view> fields;
     split_csv(first, fields);
-    if (has_field(fields, "TIMESTAMP") && has_field(fields, "ContextTokens")) return TraceFormat::kAzure;
+    if (has_field(fields, "TIMESTAMP") && has_field(fields, "ContextTokens"))
+      return TraceFormat::kAzure;
     if (has_field(fields, "arrived_at")) return TraceFormat::kVidur;
     if (has_field(fields, "Request tokens") && has_field(fields, "Response tokens")) {
       return TraceFormat::kBurstGpt;
@@ -179,21 +195,36 @@ Trace read_trace(const std::filesystem::path& path, TraceFormat format) {
   detail::RowSink sink(file, format, promises_order(format), time_column(format));
   // One request per line at most: reserving avoids moving millions of requests while growing.
   size_t lines = 1;
-  for (const char* p = view.data(); (p = static_cast<const char*>(std::memchr(p, '\n', view.data() + view.size() - p)));
-       ++p) {
+  for (const char* p = view.data();
+       (p = static_cast<const char*>(std::memchr(p, '\n', view.data() + view.size() - p))); ++p) {
     ++lines;
   }
   sink.requests().reserve(lines);
   detail::advise_huge_pages(sink.requests().data(), lines * sizeof(core::Request));
   switch (format) {
-    case TraceFormat::kAzure: detail::read_azure(view, sink); break;
-    case TraceFormat::kVidur: detail::read_vidur(view, sink); break;
-    case TraceFormat::kBurstGpt: detail::read_burstgpt(view, sink); break;
-    case TraceFormat::kNative: detail::read_native(view, sink); break;
-    case TraceFormat::kMooncake: detail::read_mooncake(view, sink); break;
-    case TraceFormat::kLlmServingSim: detail::read_llmservingsim(view, sink); break;
-    case TraceFormat::kApex: detail::read_apex(view, sink); break;
-    case TraceFormat::kAuto: FLOWKV_CHECK(false, "format detection returned auto");
+    case TraceFormat::kAzure:
+      detail::read_azure(view, sink);
+      break;
+    case TraceFormat::kVidur:
+      detail::read_vidur(view, sink);
+      break;
+    case TraceFormat::kBurstGpt:
+      detail::read_burstgpt(view, sink);
+      break;
+    case TraceFormat::kNative:
+      detail::read_native(view, sink);
+      break;
+    case TraceFormat::kMooncake:
+      detail::read_mooncake(view, sink);
+      break;
+    case TraceFormat::kLlmServingSim:
+      detail::read_llmservingsim(view, sink);
+      break;
+    case TraceFormat::kApex:
+      detail::read_apex(view, sink);
+      break;
+    case TraceFormat::kAuto:
+      FLOWKV_CHECK(false, "format detection returned auto");
   }
 
   Trace trace;

@@ -149,7 +149,32 @@ bool parse_int64(std::string_view s, int64_t& value) {
   return true;
 }
 
-bool parse_count(std::string_view s, int64_t& value) { return parse_int64(s, value) && value >= 0; }
+namespace {
+
+// "1,200" or "12,345,678": digit groups of three after a first group of one to three digits, as
+// spreadsheet exports write numbers inside quoted CSV fields.
+bool parse_grouped_count(std::string_view s, int64_t& value) {
+  const size_t first_comma = s.find(',');
+  if (first_comma == 0 || first_comma > 3 || (s.size() - first_comma) % 4 != 0) return false;
+  int64_t v = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool comma_slot = i >= first_comma && (i - first_comma) % 4 == 0;
+    if (comma_slot != (s[i] == ',')) return false;
+    if (comma_slot) continue;
+    if (s[i] < '0' || s[i] > '9' || v > (INT64_MAX - 9) / 10) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  value = v;
+  return true;
+}
+
+}  // namespace
+
+bool parse_count(std::string_view s, int64_t& value) {
+  if (parse_int64(s, value)) return value >= 0;
+  s = trim(s);
+  return s.find(',') != std::string_view::npos && parse_grouped_count(s, value);
+}
 
 bool parse_uint64(std::string_view s, uint64_t& value) {
   s = trim(s);
@@ -169,8 +194,8 @@ bool parse_double(std::string_view s, double& value) {
 
 namespace {
 
-constexpr int64_t kPow10[] = {1,         10,         100,         1000,         10000,
-                              100000,    1000000,    10000000,    100000000,    1000000000};
+constexpr int64_t kPow10[] = {1,      10,      100,      1000,      10000,
+                              100000, 1000000, 10000000, 100000000, 1000000000};
 
 // Reads exactly `n` digits at s[pos..]; false if any is not a digit.
 bool fixed_digits(std::string_view s, size_t pos, size_t n, int& value) {

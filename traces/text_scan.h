@@ -9,9 +9,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <utility>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace flowkv::traces::detail {

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace flowkv::traces {
 namespace {
@@ -16,8 +15,7 @@ double percentile(const std::vector<int64_t>& sorted, double p) {
   const size_t lo = static_cast<size_t>(rank);
   const size_t hi = std::min(lo + 1, sorted.size() - 1);
   const double frac = rank - static_cast<double>(lo);
-  return static_cast<double>(sorted[lo]) +
-         frac * static_cast<double>(sorted[hi] - sorted[lo]);
+  return static_cast<double>(sorted[lo]) + frac * static_cast<double>(sorted[hi] - sorted[lo]);
 }
 
 LengthSummary summarize_lengths(std::vector<int64_t> values) {
@@ -86,7 +84,8 @@ nlohmann::json to_json(const TraceSummary& s) {
   j["output_tokens"] = lengths_json(s.output_tokens);
   j["skipped"] = nlohmann::json::object();
   for (const auto& [reason, n] : s.skipped) j["skipped"][reason] = n;
-  j["prefix_block_reuse"] = s.prefix ? nlohmann::json(s.prefix->fraction()) : nlohmann::json(nullptr);
+  j["prefix_block_reuse"] =
+      s.prefix ? nlohmann::json(s.prefix->fraction()) : nlohmann::json(nullptr);
   return j;
 }
 
@@ -99,17 +98,19 @@ std::string to_text(const TraceSummary& s) {
     std::snprintf(buf, sizeof buf, "span            %.3f s\nrate            %.3f req/s\n",
                   s.duration_s, *s.rate_rps);
   } else {
-    std::snprintf(buf, sizeof buf, "span            %.3f s\nrate            n/a (all arrivals at one instant)\n",
+    std::snprintf(buf, sizeof buf,
+                  "span            %.3f s\nrate            n/a (all arrivals at one instant)\n",
                   s.duration_s);
   }
   out += buf;
   std::snprintf(buf, sizeof buf, "%-15s %10s %10s %10s %10s %10s\n", "tokens", "mean", "p50", "p90",
                 "p99", "max");
   out += buf;
-  for (const auto& [name, l] : {std::pair<const char*, const LengthSummary&>{"input", s.input_tokens},
-                                std::pair<const char*, const LengthSummary&>{"output", s.output_tokens}}) {
-    std::snprintf(buf, sizeof buf, "%-15s %10.1f %10.1f %10.1f %10.1f %10lld\n", name, l.mean, l.p50,
-                  l.p90, l.p99, static_cast<long long>(l.max));
+  for (const auto& [name, l] :
+       {std::pair<const char*, const LengthSummary&>{"input", s.input_tokens},
+        std::pair<const char*, const LengthSummary&>{"output", s.output_tokens}}) {
+    std::snprintf(buf, sizeof buf, "%-15s %10.1f %10.1f %10.1f %10.1f %10lld\n", name, l.mean,
+                  l.p50, l.p90, l.p99, static_cast<long long>(l.max));
     out += buf;
   }
   if (s.skipped.empty()) {

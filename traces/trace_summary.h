@@ -8,10 +8,9 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "traces/trace.h"
 
@@ -34,8 +33,8 @@ struct PrefixReuse {
 
 struct TraceSummary {
   int64_t requests = 0;
-  double duration_s = 0.0;          // last arrival - first arrival
-  std::optional<double> rate_rps;   // requests / duration; none for a zero-length span
+  double duration_s = 0.0;         // last arrival - first arrival
+  std::optional<double> rate_rps;  // requests / duration; none for a zero-length span
   LengthSummary input_tokens;
   LengthSummary output_tokens;
   std::map<std::string, int64_t> skipped;

@@ -27,7 +27,8 @@ void append_uint(std::string& out, uint64_t v) {
 
 // ns as an exact decimal of a coarser unit (unit_ns = 1e9 for seconds, 1e6 for milliseconds):
 // "4.314579", "0.0" (seconds) or "1234", "1234.5" (milliseconds, integral_plain = true).
-void append_decimal(std::string& out, int64_t ns, int64_t unit_ns, int digits, bool integral_plain) {
+void append_decimal(std::string& out, int64_t ns, int64_t unit_ns, int digits,
+                    bool integral_plain) {
   if (ns < 0) {
     out.push_back('-');
     ns = -ns;
@@ -100,9 +101,15 @@ std::string format_trace(const Trace& trace, TraceFormat format) {
   std::string out;
   out.reserve(trace.requests.size() * 48 + 128);
   switch (format) {
-    case TraceFormat::kNative: format_native(out, trace); break;
-    case TraceFormat::kVidur: format_vidur(out, trace); break;
-    case TraceFormat::kMooncake: format_mooncake(out, trace); break;
+    case TraceFormat::kNative:
+      format_native(out, trace);
+      break;
+    case TraceFormat::kVidur:
+      format_vidur(out, trace);
+      break;
+    case TraceFormat::kMooncake:
+      format_mooncake(out, trace);
+      break;
     default:
       core::throw_input_error(std::string("cannot write traces in the '") + to_string(format) +
                               "' format (writable: native, vidur, mooncake)");

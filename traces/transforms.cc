@@ -3,8 +3,8 @@
 // of a trace ("minutes 10 to 20 of the Azure conversation trace").
 #include <cmath>
 #include <cstdio>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "traces/trace.h"
@@ -38,14 +38,17 @@ void apply_transforms(Trace& trace, const TraceTransforms& t) {
                             std::to_string(*t.max_requests));
   }
   if (t.max_context && *t.max_context < 2) {
-    core::throw_input_error("clamp_to_context: expected at least 2 tokens (one prompt, one "
-                            "output), got " + std::to_string(*t.max_context));
+    core::throw_input_error(
+        "clamp_to_context: expected at least 2 tokens (one prompt, one "
+        "output), got " +
+        std::to_string(*t.max_context));
   }
 
   auto& requests = trace.requests;
   if (t.window_start || t.window_end) {
-    const core::Duration span =
-        requests.empty() ? core::Duration::zero() : requests.back().arrival - requests.front().arrival;
+    const core::Duration span = requests.empty()
+                                    ? core::Duration::zero()
+                                    : requests.back().arrival - requests.front().arrival;
     const core::Time lo = core::Time::zero() + t.window_start.value_or(core::Duration::zero());
     const core::Time hi = t.window_end ? core::Time::zero() + *t.window_end : core::Time::max();
     std::vector<core::Request> kept;
@@ -56,10 +59,10 @@ void apply_transforms(Trace& trace, const TraceTransforms& t) {
     trace.stats.outside_window += static_cast<int64_t>(requests.size() - kept.size());
     requests = std::move(kept);
     if (requests.empty()) {
-      core::throw_input_error(
-          "time window [" + seconds_text(lo.since_start()) + ", " +
-          (t.window_end ? seconds_text(*t.window_end) : std::string("end")) +
-          ") keeps no request of " + trace.source + " (which spans " + seconds_text(span) + ")");
+      core::throw_input_error("time window [" + seconds_text(lo.since_start()) + ", " +
+                              (t.window_end ? seconds_text(*t.window_end) : std::string("end")) +
+                              ") keeps no request of " + trace.source + " (which spans " +
+                              seconds_text(span) + ")");
     }
     normalize_requests(requests);
   }

@@ -1,7 +1,6 @@
 // load_workload(): the scenario's "workload" object (docs/traces.md, "Workloads in scenarios").
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/error.h"
 #include "traces/generator.h"
@@ -20,26 +19,31 @@ Trace load_workload(const json& w, const std::string& path, const std::filesyste
   const json* trace_path = detail::member(w, "trace");
   const json* generator = detail::member(w, "generator");
   if ((trace_path != nullptr) == (generator != nullptr)) {
-    core::throw_input_error(path + ": expected exactly one of \"trace\" (a trace file) or "
+    core::throw_input_error(path +
+                            ": expected exactly one of \"trace\" (a trace file) or "
                             "\"generator\" (a synthetic workload)");
   }
 
   // Transforms are checked before the (possibly large) trace is read.
   TraceTransforms t;
-  if (const json* v = detail::member(w, "rate_scale")) t.rate_scale = detail::json_positive(*v, path + ".rate_scale");
+  if (const json* v = detail::member(w, "rate_scale"))
+    t.rate_scale = detail::json_positive(*v, path + ".rate_scale");
   if (const json* v = detail::member(w, "window_s")) {
     const std::string wp = path + ".window_s";
-    if (!v->is_array() || v->size() != 2) detail::json_fail(wp, "[start_s, end_s] (end may be null)", *v);
+    if (!v->is_array() || v->size() != 2)
+      detail::json_fail(wp, "[start_s, end_s] (end may be null)", *v);
     const double start = detail::json_number((*v)[0], wp + "[0]");
     if (start < 0.0) detail::json_fail(wp + "[0]", "a non-negative number of seconds", (*v)[0]);
     t.window_start = core::Duration::from_seconds(start);
     if (!(*v)[1].is_null()) {
       const double end = detail::json_number((*v)[1], wp + "[1]");
-      if (!(end > start)) detail::json_fail(wp + "[1]", "an end after the start (" + (*v)[0].dump() + ")", (*v)[1]);
+      if (!(end > start))
+        detail::json_fail(wp + "[1]", "an end after the start (" + (*v)[0].dump() + ")", (*v)[1]);
       t.window_end = core::Duration::from_seconds(end);
     }
   }
-  if (const json* v = detail::member(w, "max_requests")) t.max_requests = detail::json_integer(*v, path + ".max_requests", 1);
+  if (const json* v = detail::member(w, "max_requests"))
+    t.max_requests = detail::json_integer(*v, path + ".max_requests", 1);
   if (const json* v = detail::member(w, "clamp_to_context")) {
     t.max_context = detail::json_integer(*v, path + ".clamp_to_context", 2);
   }

@@ -9,10 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -24,8 +23,8 @@ struct Result {
 };
 
 Result run_flowkv(const std::string& args, bool with_stderr = false) {
-  const std::string command = std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args +
-                              (with_stderr ? " 2>&1" : " 2>/dev/null");
+  const std::string command =
+      std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   Result r;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return r;
@@ -67,7 +66,8 @@ class TraceCli : public ::testing::Test {
   fs::path dir_;
 };
 
-const std::string kAzureConv = std::string(FLOWKV_SOURCE_DIR) + "/traces/data/AzureLLMInferenceTrace_conv.csv";
+const std::string kAzureConv =
+    std::string(FLOWKV_SOURCE_DIR) + "/traces/data/AzureLLMInferenceTrace_conv.csv";
 
 TEST_F(TraceCli, InspectJsonHasExactlyTheDocumentedKeys) {
   const Result r = run_flowkv("trace inspect " + kAzureConv + " --json");
@@ -116,11 +116,14 @@ TEST_F(TraceCli, MalformedRowExitsTwoAndConvertWritesNothing) {
                          "2023-11-16 18:15:47.0000000,37x4,44\n");
   const Result inspect = run_flowkv("trace inspect " + bad.string(), true);
   EXPECT_EQ(inspect.exit_code, 2);
-  EXPECT_NE(inspect.out.find(bad.string() + ":3: column ContextTokens: expected a non-negative integer, got '37x4'"),
-            std::string::npos)
+  EXPECT_NE(
+      inspect.out.find(bad.string() +
+                       ":3: column ContextTokens: expected a non-negative integer, got '37x4'"),
+      std::string::npos)
       << inspect.out;
 
-  const Result convert = run_flowkv("trace convert " + bad.string() + " " + (dir_ / "out.csv").string(), true);
+  const Result convert =
+      run_flowkv("trace convert " + bad.string() + " " + (dir_ / "out.csv").string(), true);
   EXPECT_EQ(convert.exit_code, 2) << convert.out;
   EXPECT_EQ(files(), (std::set<std::string>{"bad.csv"}));
 
@@ -133,12 +136,18 @@ TEST_F(TraceCli, MalformedRowExitsTwoAndConvertWritesNothing) {
 TEST_F(TraceCli, ConvertRoundTripsAndTranslates) {
   const fs::path a = dir_ / "a.csv", b = dir_ / "b.csv", v = dir_ / "v.csv";
   ASSERT_EQ(run_flowkv("trace convert " + kAzureConv + " " + a.string()).exit_code, 0);
-  ASSERT_EQ(run_flowkv("trace convert " + a.string() + " " + b.string() + " --to native").exit_code, 0);
+  ASSERT_EQ(run_flowkv("trace convert " + a.string() + " " + b.string() + " --to native").exit_code,
+            0);
   EXPECT_EQ(read(a), read(b));
   EXPECT_EQ(read(a).rfind("# flowkv-trace v1\n", 0), 0u);
-  ASSERT_EQ(run_flowkv("trace convert " + a.string() + " " + v.string() + " --to vidur").exit_code, 0);
-  EXPECT_EQ(read(v).rfind("arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,374,44\n4.314579,396,109\n", 0), 0u);
-  const Result bad_to = run_flowkv("trace convert " + a.string() + " " + (dir_ / "x").string() + " --to azure", true);
+  ASSERT_EQ(run_flowkv("trace convert " + a.string() + " " + v.string() + " --to vidur").exit_code,
+            0);
+  EXPECT_EQ(
+      read(v).rfind(
+          "arrived_at,num_prefill_tokens,num_decode_tokens\n0.0,374,44\n4.314579,396,109\n", 0),
+      0u);
+  const Result bad_to =
+      run_flowkv("trace convert " + a.string() + " " + (dir_ / "x").string() + " --to azure", true);
   EXPECT_EQ(bad_to.exit_code, 2);
   EXPECT_FALSE(fs::exists(dir_ / "x"));
 }
@@ -148,26 +157,40 @@ TEST_F(TraceCli, GenerateIsSeededAndValidated) {
   const std::string flags = " --preset gov_report --rate 2 --requests 300 --seed 5 -o ";
   ASSERT_EQ(run_flowkv("trace generate" + flags + one.string()).exit_code, 0);
   ASSERT_EQ(run_flowkv("trace generate" + flags + two.string()).exit_code, 0);
-  ASSERT_EQ(run_flowkv("trace generate --preset gov_report --rate 2 --requests 300 --seed 6 -o " + other.string()).exit_code, 0);
+  ASSERT_EQ(run_flowkv("trace generate --preset gov_report --rate 2 --requests 300 --seed 6 -o " +
+                       other.string())
+                .exit_code,
+            0);
   EXPECT_EQ(read(one), read(two));
   EXPECT_NE(read(one), read(other));
   const Result insp = run_flowkv("trace inspect " + one.string() + " --json");
   EXPECT_EQ(nlohmann::json::parse(insp.out)["requests"], 300);
 
   const fs::path flagged = dir_ / "flagged.csv";
-  ASSERT_EQ(run_flowkv("trace generate --arrival gamma --cv 2 --rate 4 --requests 50 --input lognormal:2000:800:16:32000 "
-                       "--output fixed:256 --shared-prefix 1024:0.5 -o " + flagged.string()).exit_code, 0);
-  const auto spec = write("spec.json", R"({"generator": {"preset": "fixed-5k", "rate": 1.0, "requests": 20}})");
+  ASSERT_EQ(run_flowkv("trace generate --arrival gamma --cv 2 --rate 4 --requests 50 --input "
+                       "lognormal:2000:800:16:32000 "
+                       "--output fixed:256 --shared-prefix 1024:0.5 -o " +
+                       flagged.string())
+                .exit_code,
+            0);
+  const auto spec =
+      write("spec.json", R"({"generator": {"preset": "fixed-5k", "rate": 1.0, "requests": 20}})");
   const fs::path from_spec = dir_ / "spec.csv";
-  ASSERT_EQ(run_flowkv("trace generate --spec " + spec.string() + " -o " + from_spec.string()).exit_code, 0);
+  ASSERT_EQ(
+      run_flowkv("trace generate --spec " + spec.string() + " -o " + from_spec.string()).exit_code,
+      0);
   EXPECT_NE(read(from_spec).find(",5000,256,0,"), std::string::npos);
 
   const fs::path never = dir_ / "never.csv";
-  const Result bad = run_flowkv("trace generate --preset fixed-1k --rate -1 -o " + never.string(), true);
+  const Result bad =
+      run_flowkv("trace generate --preset fixed-1k --rate -1 -o " + never.string(), true);
   EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.out.find("generator.arrival.rate: expected a positive number, got -1"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("generator.arrival.rate: expected a positive number, got -1"),
+            std::string::npos)
+      << bad.out;
   EXPECT_FALSE(fs::exists(never));
-  const Result bad_len = run_flowkv("trace generate --input pareto:3 --output fixed:1 -o " + never.string(), true);
+  const Result bad_len =
+      run_flowkv("trace generate --input pareto:3 --output fixed:1 -o " + never.string(), true);
   EXPECT_EQ(bad_len.exit_code, 2);
   EXPECT_NE(bad_len.out.find("--input: expected fixed:N"), std::string::npos) << bad_len.out;
   EXPECT_EQ(run_flowkv("trace frobnicate").exit_code, 2);

@@ -76,7 +76,7 @@ TEST(ComputeModel, TensorParallelIsFasterButNotPerfectly) {
   const ComputeModel one(s.model, s.nodes[0], s.cost), four(s.model, s.nodes[1], s.cost);
   const double t1 = one.time_for(4096, 4096.0 * 4097 / 2, 0, 4096).seconds();
   const double t4 = four.time_for(4096, 4096.0 * 4097 / 2, 0, 4096).seconds();
-  EXPECT_NEAR(t1 / t4, 4 * 0.9, 1e-9);
+  EXPECT_NEAR(t1 / t4, 4 * 0.9, 1e-6);  // durations are whole nanoseconds
   EXPECT_GT(s.nodes[1].layout.geometry.num_blocks, 4 * s.nodes[0].layout.geometry.num_blocks);
 }
 

@@ -1,14 +1,15 @@
 // Synthetic workloads: determinism (same seed, same bytes), statistics that approach what was
 // asked for, presets, shared prefixes, and JSON specs with path-naming errors.
-#include <cmath>
-#include <map>
-#include <string>
+#include "traces/generator.h"
 
 #include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/traces/test_files.h"
-#include "traces/generator.h"
 #include "traces/random.h"
 #include "traces/trace_summary.h"
 #include "traces/trace_writer.h"
@@ -190,8 +191,9 @@ TEST(Generator, LongBenchPresetsFollowTheirLengthStatistics) {
   }
   EXPECT_EQ(preset_names().size(), 6u);
   const std::string msg = input_error_of([] { preset_spec("sharegpt"); });
-  EXPECT_EQ(msg, "unknown generator preset 'sharegpt' (expected one of: fixed-10k, fixed-1k, "
-                 "fixed-5k, gov_report, multi_news, qmsum)");
+  EXPECT_EQ(msg,
+            "unknown generator preset 'sharegpt' (expected one of: fixed-10k, fixed-1k, "
+            "fixed-5k, gov_report, multi_news, qmsum)");
 }
 
 // Requests that carry the system prompt share its whole blocks' hashes; nothing else is shared.
@@ -282,24 +284,29 @@ TEST(GeneratorJson, PresetWithOverrides) {
 
 TEST(GeneratorJson, ErrorsNameTheJsonPath) {
   auto error = [](const char* text) {
-    return input_error_of([&] { parse_generator_spec(json::parse(text), "workload.generator", "."); });
+    return input_error_of(
+        [&] { parse_generator_spec(json::parse(text), "workload.generator", "."); });
   };
-  EXPECT_EQ(error(R"({"arrival": {"process": "poisson", "rate": -1}, "input": {"dist": "fixed", "value": 1}, "output": {"dist": "fixed", "value": 1}})"),
-            "workload.generator.arrival.rate: expected a positive number, got -1");
+  EXPECT_EQ(
+      error(
+          R"({"arrival": {"process": "poisson", "rate": -1}, "input": {"dist": "fixed", "value": 1}, "output": {"dist": "fixed", "value": 1}})"),
+      "workload.generator.arrival.rate: expected a positive number, got -1");
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "requests": 0})"),
             "workload.generator.requests: expected a positive integer, got 0");
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "input": {"dist": "lognormal", "mean": 10}})"),
             "workload.generator.input.std: missing (required by \"lognormal\")");
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "input": {"dist": "uniform", "min": 10, "max": 5}})"),
             "workload.generator.input.max: expected at least min (10), got 5");
-  EXPECT_EQ(error(R"({"preset": "fixed-1k", "output": {"dist": "zipf"}})"),
-            "workload.generator.output.dist: expected one of \"fixed\", \"uniform\", \"lognormal\", "
-            "\"empirical\", got \"zipf\"");
+  EXPECT_EQ(
+      error(R"({"preset": "fixed-1k", "output": {"dist": "zipf"}})"),
+      "workload.generator.output.dist: expected one of \"fixed\", \"uniform\", \"lognormal\", "
+      "\"empirical\", got \"zipf\"");
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "shared_prefix": {"tokens": 64, "fraction": 1.5}})"),
             "workload.generator.shared_prefix.fraction: expected a number in [0, 1], got 1.5");
-  EXPECT_EQ(error(R"({"preset": "fixed-1k", "arrival": {"process": "poisson", "cv": 2}})"),
-            "workload.generator.arrival.cv: only the gamma process takes a coefficient of variation "
-            "(Poisson's is 1, constant's 0)");
+  EXPECT_EQ(
+      error(R"({"preset": "fixed-1k", "arrival": {"process": "poisson", "cv": 2}})"),
+      "workload.generator.arrival.cv: only the gamma process takes a coefficient of variation "
+      "(Poisson's is 1, constant's 0)");
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "rate": 2, "arrival": {"rate": 3}})"),
             "workload.generator.rate: given twice (also as workload.generator.arrival.rate)");
   EXPECT_EQ(error(R"({"input": {"dist": "fixed", "value": 1}})"),
@@ -308,9 +315,11 @@ TEST(GeneratorJson, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error(R"({"preset": "fixed-1k", "burst": 1})"),
             "workload.generator: unknown key 'burst' (expected one of: preset, rate, requests, "
             "arrival, input, output, shared_prefix)");
-  EXPECT_EQ(error(R"({"preset": "fixed-1k", "input": {"dist": "empirical", "trace": "no/such.csv"}})")
-                .rfind("workload.generator.input.trace: trace file 'no/such.csv' not found (looked in", 0),
-            0u);
+  EXPECT_EQ(
+      error(R"({"preset": "fixed-1k", "input": {"dist": "empirical", "trace": "no/such.csv"}})")
+          .rfind("workload.generator.input.trace: trace file 'no/such.csv' not found (looked in",
+                 0),
+      0u);
 }
 
 }  // namespace

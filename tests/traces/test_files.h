@@ -2,15 +2,14 @@
 // that a call fails with an input error carrying a given message.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
-
-#include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "core/error.h"
 
@@ -19,9 +18,11 @@ namespace flowkv::traces::testing {
 // The real trace `name`: ../shared/traces (CI has it) first, then the copy shipped in
 // traces/data; empty when neither exists.
 inline std::filesystem::path real_trace(const std::string& name) {
-  const std::filesystem::path shared = std::filesystem::path(FLOWKV_SOURCE_DIR) / ".." / "shared" / "traces" / name;
+  const std::filesystem::path shared =
+      std::filesystem::path(FLOWKV_SOURCE_DIR) / ".." / "shared" / "traces" / name;
   if (std::filesystem::exists(shared)) return shared;
-  const std::filesystem::path shipped = std::filesystem::path(FLOWKV_SOURCE_DIR) / "traces" / "data" / name;
+  const std::filesystem::path shipped =
+      std::filesystem::path(FLOWKV_SOURCE_DIR) / "traces" / "data" / name;
   if (std::filesystem::exists(shipped)) return shipped;
   return {};
 }

@@ -1,12 +1,13 @@
 // The low-level parsers every reader relies on: exact decimal times, wall clocks, CSV fields,
 // JSON members.
-#include <string>
-#include <vector>
+#include "traces/text_scan.h"
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "traces/jsonl_scan.h"
-#include "traces/text_scan.h"
 
 namespace flowkv::traces::detail {
 namespace {
@@ -42,9 +43,9 @@ TEST(TextScan, WallClock) {
   EXPECT_EQ(ns, 951'825'600'000'000'000);
   ASSERT_TRUE(parse_wallclock_ns("2000-02-29 13:30:00+01:30", ns));
   EXPECT_EQ(ns, 951'825'600'000'000'000);
-  for (const char* bad : {"2023-11-16", "2023-13-01 00:00:00", "1900-02-29 00:00:00",
-                          "2023-11-16 24:00:00", "2023-11-16 10:00:00.", "2023-11-16 10:00:00 PM",
-                          "16/11/2023 10:00:00"}) {
+  for (const char* bad :
+       {"2023-11-16", "2023-13-01 00:00:00", "1900-02-29 00:00:00", "2023-11-16 24:00:00",
+        "2023-11-16 10:00:00.", "2023-11-16 10:00:00 PM", "16/11/2023 10:00:00"}) {
     EXPECT_FALSE(parse_wallclock_ns(bad, ns)) << bad;
   }
 }
@@ -55,7 +56,14 @@ TEST(TextScan, Counts) {
   EXPECT_EQ(n, 374);
   ASSERT_TRUE(parse_count("12.000", n));
   EXPECT_EQ(n, 12);
-  for (const char* bad : {"-1", "12.5", "1e3", "", "0x10", "12a"}) EXPECT_FALSE(parse_count(bad, n)) << bad;
+  ASSERT_TRUE(parse_count("1,200", n));  // a quoted CSV field from a spreadsheet export
+  EXPECT_EQ(n, 1200);
+  ASSERT_TRUE(parse_count("12,345,678", n));
+  EXPECT_EQ(n, 12345678);
+  for (const char* bad :
+       {"-1", "12.5", "1e3", "", "0x10", "12a", "1,20", ",100", "1234,567", "1,,200"}) {
+    EXPECT_FALSE(parse_count(bad, n)) << bad;
+  }
 }
 
 TEST(TextScan, CsvFieldsAndLines) {
@@ -76,7 +84,9 @@ TEST(TextScan, CsvFieldsAndLines) {
 TEST(TextScan, JsonMembers) {
   std::vector<JsonMember> m;
   std::string error;
-  ASSERT_TRUE(scan_json_object(R"( {"a": 1.5, "s": "x\"}", "arr": [1, [2, 3]], "o": {"k": "]"}, "n": null} )", m, error)) << error;
+  ASSERT_TRUE(scan_json_object(
+      R"( {"a": 1.5, "s": "x\"}", "arr": [1, [2, 3]], "o": {"k": "]"}, "n": null} )", m, error))
+      << error;
   ASSERT_EQ(m.size(), 5u);
   EXPECT_EQ(m[0].raw, "1.5");
   EXPECT_EQ(m[1].kind, JsonKind::kString);

@@ -1,9 +1,9 @@
 // Readers over the real public traces (counts and means as recorded in SOURCES.md) and over
 // small hand-written files for every format, including BurstGPT whose real file we do not have.
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "tests/traces/test_files.h"
 #include "traces/trace.h"
@@ -19,9 +19,9 @@ struct Expected {
   const char* file;
   TraceFormat format;
   int64_t requests;
-  double input_mean;   // SOURCES.md, rounded to an integer there
+  double input_mean;  // SOURCES.md, rounded to an integer there
   double output_mean;
-  double rate_rps;     // SOURCES.md, 2 decimals; <= 0 when not recorded
+  double rate_rps;  // SOURCES.md, 2 decimals; <= 0 when not recorded
 };
 
 class RealTraceTest : public ::testing::TestWithParam<Expected> {};
@@ -64,7 +64,8 @@ INSTANTIATE_TEST_SUITE_P(
         Expected{"splitwise_code.csv", TraceFormat::kVidur, 8819, 2048, 28, 2.57},
         Expected{"conversation_trace.jsonl", TraceFormat::kMooncake, 12031, 12035, 343, 3.40},
         Expected{"synthetic_trace.jsonl", TraceFormat::kMooncake, 3993, 15325, 149, 3.91},
-        Expected{"sharegpt-llama-3.1-8b-300-sps10.jsonl", TraceFormat::kLlmServingSim, 300, 857, 653, 0},
+        Expected{"sharegpt-llama-3.1-8b-300-sps10.jsonl", TraceFormat::kLlmServingSim, 300, 857,
+                 653, 0},
         Expected{"lmsys_05.numeric.jsonl", TraceFormat::kApex, 1024, 62, 162, 0},
         Expected{"creation_05.numeric.jsonl", TraceFormat::kApex, 512, 308, 1144, 0}),
     [](const auto& info) {
@@ -116,7 +117,8 @@ TEST(RealTraces, MooncakePrefixReuseMatchesSources) {
 }
 
 TEST(RealTraces, ShippedMooncakeSampleKeepsHashIds) {
-  const auto path = std::filesystem::path(FLOWKV_SOURCE_DIR) / "traces/data/mooncake_conversation_first300.jsonl";
+  const auto path =
+      std::filesystem::path(FLOWKV_SOURCE_DIR) / "traces/data/mooncake_conversation_first300.jsonl";
   ASSERT_TRUE(std::filesystem::exists(path)) << "the shipped sample is part of the repository";
   const Trace t = read_trace(path);
   ASSERT_EQ(t.requests.size(), 300u);
@@ -213,12 +215,12 @@ TEST(Readers, BurstGptSkipsFailuresAndSortsByTime) {
 
 TEST(Readers, BurstGptSessionVariant) {
   TempDir dir;
-  const auto p = dir.write(
-      "b3.csv",
-      "Timestamp,Session ID,Elapsed time,Model,Request tokens,Response tokens,Total tokens,Log Type\n"
-      "0.5,17,1.25,ChatGPT,100,20,120,Conversation log\n"
-      "1.5,17,0.75,ChatGPT,200,0,200,Conversation log\n"
-      "2.0,18,2.00,GPT-4,300,30,330,API log\n");
+  const auto p = dir.write("b3.csv",
+                           "Timestamp,Session ID,Elapsed time,Model,Request tokens,Response "
+                           "tokens,Total tokens,Log Type\n"
+                           "0.5,17,1.25,ChatGPT,100,20,120,Conversation log\n"
+                           "1.5,17,0.75,ChatGPT,200,0,200,Conversation log\n"
+                           "2.0,18,2.00,GPT-4,300,30,330,API log\n");
   const Trace t = read_trace(p);
   EXPECT_EQ(t.format, TraceFormat::kBurstGpt);
   ASSERT_EQ(t.requests.size(), 2u);
@@ -230,11 +232,16 @@ TEST(Readers, BurstGptSessionVariant) {
 
 TEST(Readers, ApexRowsAreSortedStably) {
   TempDir dir;
-  const auto p = dir.write("x.jsonl",
-                           R"({"ContextTokens": 1, "GeneratedTokens": 1, "StartTimeOffset": 3000, "RequestID": "c"})" "\n"
-                           R"({"ContextTokens": 2, "GeneratedTokens": 2, "StartTimeOffset": 1000, "RequestID": "a"})" "\n"
-                           R"({"ContextTokens": 3, "GeneratedTokens": 3, "StartTimeOffset": 3000, "RequestID": "d"})" "\n"
-                           R"({"ContextTokens": 4, "GeneratedTokens": 4, "StartTimeOffset": 2000, "RequestID": "b", "SynthesizedBody": "x, \"y\" } ]"})" "\n");
+  const auto p = dir.write(
+      "x.jsonl",
+      R"({"ContextTokens": 1, "GeneratedTokens": 1, "StartTimeOffset": 3000, "RequestID": "c"})"
+      "\n"
+      R"({"ContextTokens": 2, "GeneratedTokens": 2, "StartTimeOffset": 1000, "RequestID": "a"})"
+      "\n"
+      R"({"ContextTokens": 3, "GeneratedTokens": 3, "StartTimeOffset": 3000, "RequestID": "d"})"
+      "\n"
+      R"({"ContextTokens": 4, "GeneratedTokens": 4, "StartTimeOffset": 2000, "RequestID": "b", "SynthesizedBody": "x, \"y\" } ]"})"
+      "\n");
   const Trace t = read_trace(p);
   EXPECT_EQ(t.format, TraceFormat::kApex);
   ASSERT_EQ(t.requests.size(), 4u);
@@ -247,11 +254,13 @@ TEST(Readers, ApexRowsAreSortedStably) {
 
 TEST(Readers, MooncakeKeepsHashIdsAndMillisecondTimes) {
   TempDir dir;
-  const auto p = dir.write("m.jsonl",
-                           "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [0, 1]}\n"
-                           "\n"
-                           "{\"timestamp\": 1.5, \"input_length\": 100, \"output_length\": 6, \"hash_ids\": []}\n"
-                           "{ \"hash_ids\" : [0,7,8] , \"output_length\":7,\"timestamp\":2000,\"input_length\":1200 }\n");
+  const auto p = dir.write(
+      "m.jsonl",
+      "{\"timestamp\": 0, \"input_length\": 600, \"output_length\": 5, \"hash_ids\": [0, 1]}\n"
+      "\n"
+      "{\"timestamp\": 1.5, \"input_length\": 100, \"output_length\": 6, \"hash_ids\": []}\n"
+      "{ \"hash_ids\" : [0,7,8] , \"output_length\":7,\"timestamp\":2000,\"input_length\":1200 "
+      "}\n");
   const Trace t = read_trace(p);
   EXPECT_EQ(t.format, TraceFormat::kMooncake);
   ASSERT_EQ(t.requests.size(), 3u);
@@ -278,9 +287,15 @@ TEST(Readers, LlmServingSimHashesSharedTokenPrefixes) {
   };
   TempDir dir;
   std::string text;
-  text += "{\"input_toks\": 1300, \"output_toks\": 4, \"arrival_time_ns\": 100, \"input_tok_ids\": " + ids(1300, 1300, 0) + ", \"output_tok_ids\": [1, 2, 3, 4]}\n";
-  text += "{\"input_toks\": 1300, \"output_toks\": 4, \"arrival_time_ns\": 200, \"input_tok_ids\": " + ids(1300, 1100, 7) + "}\n";
-  text += "{\"input_toks\": 1000, \"output_toks\": 4, \"arrival_time_ns\": 300, \"input_tok_ids\": " + ids(1000, 1000, 0) + "}\n";
+  text +=
+      "{\"input_toks\": 1300, \"output_toks\": 4, \"arrival_time_ns\": 100, \"input_tok_ids\": " +
+      ids(1300, 1300, 0) + ", \"output_tok_ids\": [1, 2, 3, 4]}\n";
+  text +=
+      "{\"input_toks\": 1300, \"output_toks\": 4, \"arrival_time_ns\": 200, \"input_tok_ids\": " +
+      ids(1300, 1100, 7) + "}\n";
+  text +=
+      "{\"input_toks\": 1000, \"output_toks\": 4, \"arrival_time_ns\": 300, \"input_tok_ids\": " +
+      ids(1000, 1000, 0) + "}\n";
   text += "{\"input_toks\": 10, \"output_toks\": 4, \"arrival_time_ns\": 400}\n";
   const Trace t = read_trace(dir.write("s.jsonl", text));
   EXPECT_EQ(t.format, TraceFormat::kLlmServingSim);
@@ -293,9 +308,9 @@ TEST(Readers, LlmServingSimHashesSharedTokenPrefixes) {
   ASSERT_EQ(c.size(), 2u);  // 512 + 488
   EXPECT_EQ(a[0], b[0]);
   EXPECT_EQ(a[1], b[1]);
-  EXPECT_NE(a[2], b[2]);    // tokens differ from 1100 on
+  EXPECT_NE(a[2], b[2]);  // tokens differ from 1100 on
   EXPECT_EQ(a[0], c[0]);
-  EXPECT_NE(a[1], c[1]);    // a full block is not the same as a 488-token one
+  EXPECT_NE(a[1], c[1]);  // a full block is not the same as a 488-token one
   EXPECT_TRUE(t.requests[3].prefix_hashes.empty());
   EXPECT_EQ(t.requests[3].arrival.ns(), 300);
 }

@@ -1,13 +1,14 @@
 // Writers: native -> native is byte-identical, Vidur and Mooncake output reads back to the same
 // requests, and a file is either fully written or not there at all.
-#include <string>
+#include "traces/trace_writer.h"
 
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/traces/test_files.h"
 #include "traces/generator.h"
 #include "traces/trace.h"
-#include "traces/trace_writer.h"
 
 namespace flowkv::traces {
 namespace {

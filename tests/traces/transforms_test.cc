@@ -1,7 +1,7 @@
 // apply_transforms(): window, first N, rate scale and context clamp, each counted in the stats.
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 #include "tests/traces/test_files.h"
 #include "traces/trace.h"
@@ -81,9 +81,9 @@ TEST(Transforms, ClampToContextIsCountedAndKeepsWholeBlocks) {
   x.max_context = 1024;
   apply_transforms(t, x);
   EXPECT_EQ(t.stats.clamped, 3);
-  EXPECT_EQ(t.requests[0].prompt_tokens, 100);   // 300 fits
+  EXPECT_EQ(t.requests[0].prompt_tokens, 100);  // 300 fits
   EXPECT_EQ(t.requests[0].output_tokens, 200);
-  EXPECT_EQ(t.requests[1].prompt_tokens, 900);   // output shortened
+  EXPECT_EQ(t.requests[1].prompt_tokens, 900);  // output shortened
   EXPECT_EQ(t.requests[1].output_tokens, 124);
   EXPECT_EQ(t.requests[1].prefix_hashes.size(), 2u);
   EXPECT_EQ(t.requests[2].prompt_tokens, 1023);  // prompt cut, one output token left

@@ -1,9 +1,9 @@
 // load_workload(): the scenario's "workload" object, from a trace file or a generator, with
 // transforms; errors name the JSON path.
-#include <string>
-
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/traces/test_files.h"
 #include "traces/generator.h"
@@ -38,7 +38,8 @@ TEST(Workload, TraceRelativeToBaseDir) {
 }
 
 TEST(Workload, GeneratorsAreSeeded) {
-  const json w = json::parse(R"({"generator": {"preset": "fixed-5k", "rate": 1.0, "requests": 200}})");
+  const json w =
+      json::parse(R"({"generator": {"preset": "fixed-5k", "rate": 1.0, "requests": 200}})");
   const Trace a = load_workload(w, "workload", ".", 7);
   const Trace b = load_workload(w, "workload", ".", 7);
   const Trace c = load_workload(w, "workload", ".", 8);
@@ -63,20 +64,26 @@ TEST(Workload, ErrorsNameTheJsonPath) {
             "mooncake, vidur, llmservingsim, apex, burstgpt, native)");
   EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "window_s": [5]})"),
             "scenario.workload.window_s: expected [start_s, end_s] (end may be null), got [5]");
-  EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "window_s": [5, 2]})"),
-            "scenario.workload.window_s[1]: expected an end after the start (5), got 2");
+  EXPECT_EQ(
+      error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "window_s": [5, 2]})"),
+      "scenario.workload.window_s[1]: expected an end after the start (5), got 2");
   EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "rate_scale": 0})"),
             "scenario.workload.rate_scale: expected a positive number, got 0");
-  EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "max_requests": 1.5})"),
-            "scenario.workload.max_requests: expected a positive integer, got 1.5");
+  EXPECT_EQ(
+      error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "max_requests": 1.5})"),
+      "scenario.workload.max_requests: expected a positive integer, got 1.5");
   EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "speed": 2})"),
             "scenario.workload: unknown key 'speed' (expected one of: trace, format, generator, "
             "rate_scale, window_s, max_requests, clamp_to_context)");
-  EXPECT_EQ(error(R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "window_s": [99999, null]})")
-                .rfind("scenario.workload: time window [99999.000 s, end) keeps no request of", 0),
-            0u);
-  EXPECT_EQ(error(R"({"trace": "missing.csv"})").rfind(
-                "scenario.workload.trace: trace file 'missing.csv' not found (looked in ./missing.csv and ", 0),
+  EXPECT_EQ(
+      error(
+          R"({"trace": "traces/data/AzureLLMInferenceTrace_code.csv", "window_s": [99999, null]})")
+          .rfind("scenario.workload: time window [99999.000 s, end) keeps no request of", 0),
+      0u);
+  EXPECT_EQ(error(R"({"trace": "missing.csv"})")
+                .rfind("scenario.workload.trace: trace file 'missing.csv' not found (looked in "
+                       "./missing.csv and ",
+                       0),
             0u);
 }
 

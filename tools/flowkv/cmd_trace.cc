@@ -2,11 +2,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "tools/flowkv/command.h"
@@ -33,11 +32,12 @@ constexpr const char* kTraceUsage =
 
 // Transform flags shared by inspect and convert.
 void add_transform_options(po::options_description& o) {
-  o.add_options()
-      ("rate-scale", po::value<double>(), "multiply the request rate (2 = twice as fast)")
-      ("window-s", po::value<std::string>(), "keep arrivals in [A, B) seconds, written A:B (B may be empty)")
-      ("max-requests", po::value<int64_t>(), "keep the first N requests")
-      ("clamp-to-context", po::value<int64_t>(), "clamp prompt + output tokens to N (counted)");
+  o.add_options()("rate-scale", po::value<double>(),
+                  "multiply the request rate (2 = twice as fast)")(
+      "window-s", po::value<std::string>(),
+      "keep arrivals in [A, B) seconds, written A:B (B may be empty)")(
+      "max-requests", po::value<int64_t>(), "keep the first N requests")(
+      "clamp-to-context", po::value<int64_t>(), "clamp prompt + output tokens to N (counted)");
 }
 
 traces::TraceTransforms transforms_from(const po::variables_map& vm) {
@@ -49,7 +49,8 @@ traces::TraceTransforms transforms_from(const po::variables_map& vm) {
     double a = 0.0, b = 0.0;
     if (colon == std::string::npos || !traces::detail::parse_double(w.substr(0, colon), a) ||
         (colon + 1 < w.size() && !traces::detail::parse_double(w.substr(colon + 1), b))) {
-      core::throw_input_error("--window-s: expected START:END in seconds (END may be empty), got '" + w + "'");
+      core::throw_input_error(
+          "--window-s: expected START:END in seconds (END may be empty), got '" + w + "'");
     }
     t.window_start = core::Duration::from_seconds(a);
     if (colon + 1 < w.size()) t.window_end = core::Duration::from_seconds(b);
@@ -72,30 +73,36 @@ void print_skips(const traces::Trace& trace) {
   for (const auto& [reason, n] : trace.stats.skipped) {
     std::cerr << "  skipped " << n << " rows: " << reason << "\n";
   }
-  if (trace.stats.clamped) std::cerr << "  clamped " << trace.stats.clamped << " requests to the context\n";
-  if (trace.stats.outside_window) std::cerr << "  left out " << trace.stats.outside_window << " requests outside the window\n";
+  if (trace.stats.clamped)
+    std::cerr << "  clamped " << trace.stats.clamped << " requests to the context\n";
+  if (trace.stats.outside_window)
+    std::cerr << "  left out " << trace.stats.outside_window << " requests outside the window\n";
   if (trace.stats.beyond_max_requests) {
-    std::cerr << "  left out " << trace.stats.beyond_max_requests << " requests beyond --max-requests\n";
+    std::cerr << "  left out " << trace.stats.beyond_max_requests
+              << " requests beyond --max-requests\n";
   }
 }
 
 int run_inspect(const Args& args) {
   po::options_description o("inspect options");
-  o.add_options()("file", po::value<std::string>()->required(), "trace file")
-      ("trace-format", po::value<std::string>(), "force the input format (default: detect)")
-      ("json", po::bool_switch(), "print JSON instead of a table");
+  o.add_options()("file", po::value<std::string>()->required(), "trace file")(
+      "trace-format", po::value<std::string>(), "force the input format (default: detect)")(
+      "json", po::bool_switch(), "print JSON instead of a table");
   add_transform_options(o);
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;
-  if (!parse_args("flowkv trace inspect FILE [--trace-format F] [--json]", args, o, pos, vm)) return 0;
-  traces::Trace trace = traces::read_trace(vm["file"].as<std::string>(), format_flag(vm, "trace-format"));
+  if (!parse_args("flowkv trace inspect FILE [--trace-format F] [--json]", args, o, pos, vm))
+    return 0;
+  traces::Trace trace =
+      traces::read_trace(vm["file"].as<std::string>(), format_flag(vm, "trace-format"));
   traces::apply_transforms(trace, transforms_from(vm));
   const traces::TraceSummary summary = traces::summarize(trace);
   if (vm["json"].as<bool>()) {
     std::cout << traces::to_json(summary).dump(2) << "\n";
   } else {
-    std::cout << "trace           " << trace.source << " (" << traces::to_string(trace.format) << ")\n"
+    std::cout << "trace           " << trace.source << " (" << traces::to_string(trace.format)
+              << ")\n"
               << traces::to_text(summary);
   }
   return 0;
@@ -103,22 +110,26 @@ int run_inspect(const Args& args) {
 
 int run_convert(const Args& args) {
   po::options_description o("convert options");
-  o.add_options()("in", po::value<std::string>()->required(), "input trace")
-      ("out", po::value<std::string>()->required(), "output file")
-      ("trace-format", po::value<std::string>(), "force the input format (default: detect)")
-      ("to", po::value<std::string>()->default_value("native"), "output format: native, vidur or mooncake");
+  o.add_options()("in", po::value<std::string>()->required(), "input trace")(
+      "out", po::value<std::string>()->required(), "output file")(
+      "trace-format", po::value<std::string>(), "force the input format (default: detect)")(
+      "to", po::value<std::string>()->default_value("native"),
+      "output format: native, vidur or mooncake");
   add_transform_options(o);
   po::positional_options_description pos;
   pos.add("in", 1).add("out", 1);
   po::variables_map vm;
-  if (!parse_args("flowkv trace convert IN OUT [--to native|vidur|mooncake]", args, o, pos, vm)) return 0;
+  if (!parse_args("flowkv trace convert IN OUT [--to native|vidur|mooncake]", args, o, pos, vm))
+    return 0;
   const traces::TraceFormat to = format_flag(vm, "to");
   if (to != traces::TraceFormat::kNative && to != traces::TraceFormat::kVidur &&
       to != traces::TraceFormat::kMooncake) {
-    core::throw_input_error("--to: expected native, vidur or mooncake, got '" + vm["to"].as<std::string>() + "'");
+    core::throw_input_error("--to: expected native, vidur or mooncake, got '" +
+                            vm["to"].as<std::string>() + "'");
   }
   // Read and transform everything before the output is opened: bad input writes nothing.
-  traces::Trace trace = traces::read_trace(vm["in"].as<std::string>(), format_flag(vm, "trace-format"));
+  traces::Trace trace =
+      traces::read_trace(vm["in"].as<std::string>(), format_flag(vm, "trace-format"));
   traces::apply_transforms(trace, transforms_from(vm));
   traces::write_trace_file(vm["out"].as<std::string>(), trace, to);
   std::cerr << "wrote " << trace.requests.size() << " requests (" << traces::to_string(trace.format)
@@ -158,32 +169,39 @@ json length_flag(const std::string& flag, const std::string& text) {
     }
     return j;
   }
-  if (dist == "empirical" && text.size() > 10) return {{"dist", "empirical"}, {"trace", text.substr(10)}};
+  if (dist == "empirical" && text.size() > 10)
+    return {{"dist", "empirical"}, {"trace", text.substr(10)}};
   return bad();
 }
 
 int run_generate(const Args& args) {
   po::options_description o("generate options");
-  o.add_options()
-      ("preset", po::value<std::string>(), "fixed-1k, fixed-5k, fixed-10k, gov_report, multi_news, qmsum")
-      ("spec", po::value<std::string>(), "generator JSON file ({\"generator\": {...}} or the object itself)")
-      ("arrival", po::value<std::string>(), "arrival process: poisson (default), gamma, constant")
-      ("rate", po::value<double>(), "mean arrival rate, requests/s (default 1)")
-      ("cv", po::value<double>(), "gamma only: coefficient of variation of the gaps (burstiness)")
-      ("requests", po::value<int64_t>(), "number of requests (default 1000)")
-      ("input", po::value<std::string>(), "prompt lengths: fixed:N | uniform:MIN:MAX | lognormal:MEAN:STD[:MIN:MAX] | empirical:FILE")
-      ("output", po::value<std::string>(), "output lengths, same forms as --input")
-      ("shared-prefix", po::value<std::string>(), "TOKENS:FRACTION: a shared system prompt for a fraction of requests")
-      ("seed", po::value<uint64_t>()->default_value(0), "random seed")
-      ("out,o", po::value<std::string>()->required(), "output file")
-      ("to", po::value<std::string>()->default_value("native"), "output format: native, vidur or mooncake");
+  o.add_options()("preset", po::value<std::string>(),
+                  "fixed-1k, fixed-5k, fixed-10k, gov_report, multi_news, qmsum")(
+      "spec", po::value<std::string>(),
+      "generator JSON file ({\"generator\": {...}} or the object itself)")(
+      "arrival", po::value<std::string>(), "arrival process: poisson (default), gamma, constant")(
+      "rate", po::value<double>(), "mean arrival rate, requests/s (default 1)")(
+      "cv", po::value<double>(), "gamma only: coefficient of variation of the gaps (burstiness)")(
+      "requests", po::value<int64_t>(), "number of requests (default 1000)")(
+      "input", po::value<std::string>(),
+      "prompt lengths: fixed:N | uniform:MIN:MAX | lognormal:MEAN:STD[:MIN:MAX] | empirical:FILE")(
+      "output", po::value<std::string>(), "output lengths, same forms as --input")(
+      "shared-prefix", po::value<std::string>(),
+      "TOKENS:FRACTION: a shared system prompt for a fraction of requests")(
+      "seed", po::value<uint64_t>()->default_value(0), "random seed")(
+      "out,o", po::value<std::string>()->required(), "output file")(
+      "to", po::value<std::string>()->default_value("native"),
+      "output format: native, vidur or mooncake");
   po::positional_options_description pos;
   po::variables_map vm;
-  if (!parse_args("flowkv trace generate (--preset P | --input D --output D | --spec FILE.json) -o OUT",
-                  args, o, pos, vm)) {
+  if (!parse_args(
+          "flowkv trace generate (--preset P | --input D --output D | --spec FILE.json) -o OUT",
+          args, o, pos, vm)) {
     return 0;
   }
-  if (vm.count("preset") && vm.count("spec")) core::throw_input_error("--preset and --spec: give one, not both");
+  if (vm.count("preset") && vm.count("spec"))
+    core::throw_input_error("--preset and --spec: give one, not both");
   json j = json::object();
   std::filesystem::path base_dir = std::filesystem::current_path();
   if (vm.count("spec")) {
@@ -219,7 +237,8 @@ int run_generate(const Args& args) {
     double fraction = 0.0;
     if (colon == std::string::npos || !traces::detail::parse_int64(s.substr(0, colon), tokens) ||
         !traces::detail::parse_double(s.substr(colon + 1), fraction)) {
-      core::throw_input_error("--shared-prefix: expected TOKENS:FRACTION such as 1024:0.5, got '" + s + "'");
+      core::throw_input_error("--shared-prefix: expected TOKENS:FRACTION such as 1024:0.5, got '" +
+                              s + "'");
     }
     j["shared_prefix"] = {{"tokens", tokens}, {"fraction", fraction}};
   }
@@ -242,7 +261,8 @@ int run_trace(const Args& args) {
   if (args[0] == "inspect") return run_inspect(rest);
   if (args[0] == "convert") return run_convert(rest);
   if (args[0] == "generate") return run_generate(rest);
-  core::throw_input_error("unknown subcommand '" + args[0] + "' (expected inspect, convert or generate)");
+  core::throw_input_error("unknown subcommand '" + args[0] +
+                          "' (expected inspect, convert or generate)");
 }
 
 }  // namespace

@@ -40,6 +40,14 @@ struct Axis {
   std::optional<double> min, max;  // forced bounds of the data range (ticks may round outward)
 };
 
+inline Axis make_axis(std::string label, std::string unit, UnitKind kind) {
+  Axis a;
+  a.label = std::move(label);
+  a.unit = std::move(unit);
+  a.kind = kind;
+  return a;
+}
+
 enum class SeriesKind { kLine, kScatter };
 
 struct Series {
