@@ -10,6 +10,9 @@
 //  - next() returns arrivals and completions in non-decreasing time order, and now() equals the
 //    time of the last one returned. It returns nullopt when no arrival is left and no iteration,
 //    transfer or role flip is outstanding: pending timers alone do not keep a run alive.
+//  - A node failure is reported as kNodeDown before the kFailed completions of the work it
+//    takes down with it (all at the failure's time); kNodeUp when it serves again. No work is
+//    submitted to a node between the two.
 //  - Single-threaded: the controller calls it from one thread.
 #pragma once
 

@@ -33,6 +33,7 @@ Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOpt
   global_ = make_global_scheduler(scenario_);
   batch_ = make_batch_scheduler(scenario_);
   roles_ = make_role_controller(scenario_);
+  recovery_ = make_recovery_policy(scenario_);
   nodes_.resize(scenario_.nodes.size());
   for (size_t i = 0; i < nodes_.size(); ++i) {
     const NodeSpec& spec = scenario_.nodes[i];
@@ -61,17 +62,19 @@ WorkId Controller::make_work_id(uint64_t kind, uint64_t index) {
 }
 
 void Controller::submit(const Work& work) {
-  if (options_.observer) options_.observer->on_submit(work, backend_.now());
+  if (options_.observer) options_.observer->on_submit(work, now_);
   backend_.submit(work);
 }
 
 void Controller::run() {
+  now_ = backend_.now();
   if (roles_->period() > Duration::zero()) {
     timer_work_ = make_work_id(kTimerWork, 0);
     timer_armed_ = true;
     submit(Timer{timer_work_, roles_->period()});
   }
   while (std::optional<Completion> c = backend_.next()) {
+    now_ = c->time;
     handle(*c);
     process_marked();
     ++totals_.events;
@@ -80,7 +83,8 @@ void Controller::run() {
       options_.progress(totals_.arrived, totals_.completed + totals_.failed);
     }
   }
-  totals_.end = backend_.now();
+  now_ = backend_.now();
+  totals_.end = now_;
   // Nothing is left to run: anything unfinished is stuck, which the design rules out. Fail it
   // loudly (counted, with a reason) rather than lose it.
   for (Slot s = 0; s < live_.size(); ++s) {
@@ -92,6 +96,7 @@ void Controller::run() {
                                             std::to_string(n.kv->num_used()) + " KV blocks at the end");
   }
   FLOWKV_CHECK(totals_.completed + totals_.failed == totals_.arrived, "requests unaccounted for");
+  flush_itl();
   if (options_.progress) options_.progress(totals_.arrived, totals_.completed + totals_.failed);
 }
 
@@ -104,6 +109,15 @@ void Controller::handle(const Completion& c) {
       return;
     case Completion::Kind::kTimer:
       if (timer_armed_ && c.work == timer_work_) on_timer();
+      return;
+    case Completion::Kind::kNodeDown:
+    case Completion::Kind::kNodeUp:
+      FLOWKV_CHECK(to_int(c.node) < nodes_.size(), "failure report for an unknown node");
+      if (c.kind == Completion::Kind::kNodeDown) {
+        on_node_down(nodes_[to_int(c.node)]);
+      } else {
+        on_node_up(nodes_[to_int(c.node)]);
+      }
       return;
     case Completion::Kind::kWorkDone:
       break;
@@ -143,7 +157,7 @@ void Controller::refresh_snapshot() {
     l.id = n.id;
     l.spec = n.spec;
     l.role = n.role;
-    l.routable = n.routable;
+    l.routable = n.routable && !n.down;
     l.busy = n.busy;
     l.flipping = n.flip_requested || n.flipping;
     l.queued_prefill_tokens = n.queued_prefill_tokens;
@@ -159,7 +173,7 @@ void Controller::refresh_snapshot() {
     l.eligible_prefill = false;
     l.eligible_decode = false;
   }
-  snapshot_.now = backend_.now();
+  snapshot_.now = now_;
   snapshot_.nodes = loads_;
   snapshot_.request_blocks = 0;
 }
@@ -176,7 +190,7 @@ void Controller::on_arrival(const Request& req) {
   rec.id = req.id;
   rec.prompt_tokens = static_cast<int32_t>(req.prompt_tokens);
   rec.output_tokens = static_cast<int32_t>(req.output_tokens);
-  rec.arrival = backend_.now();
+  rec.arrival = now_;
   ++totals_.arrived;
   ++in_system_;
 
@@ -229,7 +243,7 @@ void Controller::on_arrival(const Request& req) {
   p.waiting.push_back(slot);
   p.queued_prefill_tokens += r.prefill_target - r.cached_tokens;
   nodes_[to_int(d.decode)].assigned_decode_tokens += r.output_tokens;
-  rec.queued = backend_.now();
+  rec.queued = now_;
   rec.prefill_node = static_cast<uint16_t>(to_int(d.prefill));
   rec.decode_node = static_cast<uint16_t>(to_int(d.decode));
   mark(p);
@@ -239,7 +253,7 @@ void Controller::fail_unrouted(const Request& req, FailureReason reason) {
   RequestRecord& rec = records_[static_cast<size_t>(to_int(req.id))];
   rec.status = RequestStatus::kFailed;
   rec.failure = reason;
-  rec.finish = backend_.now();
+  rec.finish = now_;
   ++totals_.failed;
   --in_system_;
 }
@@ -247,7 +261,7 @@ void Controller::fail_unrouted(const Request& req, FailureReason reason) {
 // ---- KV bookkeeping ----
 
 void Controller::note_usage(NodeState& node) {
-  const Time now = backend_.now();
+  const Time now = now_;
   node.used_block_ns += static_cast<double>(node.kv->num_used()) * static_cast<double>((now - node.usage_since).ns());
   node.usage_since = now;
 }
@@ -287,7 +301,7 @@ bool Controller::start_prefill(NodeState& node, Slot slot) {
   if (r.colocated()) r.decode_block_count = n;
   r.prefill_done = r.cached_tokens;
   RequestRecord& rec = record(slot);
-  if (!rec.prefill_start.has_value()) rec.prefill_start = backend_.now();
+  if (!rec.prefill_start.has_value()) rec.prefill_start = now_;
   return true;
 }
 
@@ -337,7 +351,7 @@ void Controller::process_marked() {
 }
 
 void Controller::start_node(NodeState& node) {
-  if (node.busy || node.flipping) return;
+  if (node.busy || node.flipping || node.down) return;
   if (node.flip_requested) {
     node.flip_requested = false;
     node.flipping = true;
@@ -361,7 +375,7 @@ void Controller::start_node(NodeState& node) {
   for (const PrefillItem& p : node.it_prefill) prefill_tokens += p.num_tokens;
   node.busy = true;
   node.work = make_work_id(kIterationWork, to_int(node.id));
-  node.work_start = backend_.now();
+  node.work_start = now_;
   Iteration it;
   it.id = node.work;
   it.node = node.id;
@@ -373,7 +387,7 @@ void Controller::start_node(NodeState& node) {
 }
 
 void Controller::on_iteration_done(NodeState& node, WorkState state) {
-  const Time now = backend_.now();
+  const Time now = now_;
   node.busy = false;
   node.busy_time += now - node.work_start;
   ++node.iterations;
@@ -435,8 +449,8 @@ void Controller::on_iteration_done(NodeState& node, WorkState state) {
 void Controller::prefill_finished(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   RequestRecord& rec = record(slot);
-  if (!rec.prefill_end.has_value()) rec.prefill_end = backend_.now();
-  if (node.prefix_cache) node.prefix_cache->insert(*r.request, backend_.now());
+  if (!rec.prefill_end.has_value()) rec.prefill_end = now_;
+  if (node.prefix_cache) node.prefix_cache->insert(*r.request, now_);
   // A prefill produces one output token.
   ++r.generated;
   --nodes_[to_int(r.decode_node)].assigned_decode_tokens;
@@ -478,9 +492,9 @@ void Controller::submit_transfer(Slot slot) {
   const TransferCost cost = count_transfer(p.spec->layout, r.prefill_blocks, d.spec->layout,
                                            r.decode_blocks, scenario_.transfer);
   r.transfer = make_work_id(kTransferWork, slot);
-  r.transfer_started = backend_.now();
+  r.transfer_started = now_;
   RequestRecord& rec = record(slot);
-  if (!rec.transfer_start.has_value()) rec.transfer_start = backend_.now();
+  if (!rec.transfer_start.has_value()) rec.transfer_start = now_;
   rec.transfer_calls += static_cast<int32_t>(std::min<int64_t>(cost.calls, INT32_MAX - rec.transfer_calls));
   rec.transfer_bytes += cost.bytes;
   ++totals_.transfers;
@@ -497,25 +511,20 @@ void Controller::on_transfer_done(Slot slot, WorkState state) {
   NodeState& d = nodes_[to_int(r.decode_node)];
   RequestRecord& rec = record(slot);
   --d.incoming;
-  rec.transfer_time += backend_.now() - r.transfer_started;
+  rec.transfer_time += now_ - r.transfer_started;
   r.transfer = WorkId{};
   if (state != WorkState::kCompleted) {
     release_blocks(d, r.decode_blocks);
     r.decode_block_count = 0;
-    ++r.retries;
-    ++rec.retries;
-    if (r.retries > scenario_.max_retries) {
-      fail(slot, FailureReason::kTransferFailed);
-      return;
-    }
-    d.pending_in.push_front(slot);
-    mark(d);
+    on_transfer_failed(slot);
     return;
   }
+  FLOWKV_CHECK(!d.down, "a transfer into a failed node completed");
+  r.transfer_failures = 0;
   release_blocks(p, r.prefill_blocks);
   ++d.transfers_in;
   r.kv_tokens = r.prefill_target;
-  if (!rec.transfer_end.has_value()) rec.transfer_end = backend_.now();
+  if (!rec.transfer_end.has_value()) rec.transfer_end = now_;
   deliver_token(slot);
   d.ready.push_back(slot);
   mark(d);
@@ -554,21 +563,40 @@ void Controller::on_flip_done(NodeState& node, WorkState state) {
 // ---- request ends ----
 
 void Controller::deliver_token(Slot slot) {
-  RequestRecord& rec = record(slot);
-  const Time now = backend_.now();
-  if (!rec.first_token.has_value()) {
-    rec.first_token = now;
+  LiveRequest& r = live_[slot];
+  if (r.tokens == 0) {
+    record(slot).first_token = now_;
   } else {
-    itl_.add(now - rec.last_token.value());
+    // Requests stepping in the same decode iteration share their gap: count runs of equal gaps
+    // and add each run to the histogram once.
+    const Duration gap = now_ - r.last_token;
+    if (gap != itl_gap_) {
+      flush_itl();
+      itl_gap_ = gap;
+    }
+    ++itl_run_;
   }
-  rec.last_token = now;
-  ++rec.tokens;
+  r.last_token = now_;
+  ++r.tokens;
+}
+
+void Controller::flush_itl() {
+  if (itl_run_ > 0) itl_.add(itl_gap_, itl_run_);
+  itl_run_ = 0;
+}
+
+void Controller::close_record(Slot slot) {
+  const LiveRequest& r = live_[slot];
+  RequestRecord& rec = record(slot);
+  rec.tokens = static_cast<int32_t>(r.tokens);
+  if (r.tokens > 0) rec.last_token = r.last_token;
+  rec.finish = now_;
 }
 
 void Controller::finish(Slot slot) {
   LiveRequest& r = live_[slot];
+  close_record(slot);
   RequestRecord& rec = record(slot);
-  rec.finish = backend_.now();
   rec.status = RequestStatus::kCompleted;
   ++totals_.completed;
   --in_system_;
@@ -587,8 +615,8 @@ void Controller::fail(Slot slot, FailureReason reason) {
   erase_value(d.ready, slot);
   erase_value(d.pending_in, slot);
   d.assigned_decode_tokens -= r.output_tokens - r.generated;
+  close_record(slot);
   RequestRecord& rec = record(slot);
-  rec.finish = backend_.now();
   rec.status = RequestStatus::kFailed;
   rec.failure = reason;
   ++totals_.failed;

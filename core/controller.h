@@ -15,7 +15,9 @@
 //
 // Guarantees: every request that arrives ends completed or failed with a reason (never
 // dropped); when run() returns no KV block is held on any node. Failed work is retried up to
-// the scenario's max_retries per request, then the request fails with a reason.
+// the scenario's max_retries per request, then the request fails with a reason. A node that
+// goes down (kNodeDown) loses its KV; the requests it held are recovered through the scenario's
+// RecoveryPolicy (core/recovery.h, core/controller_recovery.cc) or failed with a reason.
 //
 // Lifecycle: construct with a validated Scenario and a Backend, call run() once, then read the
 // results. Single-threaded; several controllers may run in parallel threads (no globals).
@@ -32,6 +34,7 @@
 #include "core/load_snapshot.h"
 #include "core/node_state.h"
 #include "core/request_record.h"
+#include "core/recovery.h"
 #include "core/role_controller.h"
 #include "core/scenario.h"
 #include "core/streaming_histogram.h"
@@ -102,12 +105,21 @@ class Controller final : private BatchOps {
   void on_transfer_done(Slot slot, WorkState state);
   void on_flip_done(NodeState& node, WorkState state);
   void on_timer();
+  // Failures (core/controller_recovery.cc; the policy is core/recovery.h).
+  void on_node_down(NodeState& node);
+  void on_node_up(NodeState& node);
+  void on_transfer_failed(Slot slot);
+  void recover(Slot slot, RecoverySituation situation, NodeState* failed);
+  void requeue(Slot slot, NodeId prefill, NodeId decode);
+  void set_recovery_eligibility(const LiveRequest& r, bool redirect);
 
   void prefill_finished(NodeState& node, Slot slot);
   void try_pending_transfers(NodeState& node);
   void submit_transfer(Slot slot);
   void start_node(NodeState& node);
   void deliver_token(Slot slot);
+  void flush_itl();
+  void close_record(Slot slot);
   void finish(Slot slot);
   void fail(Slot slot, FailureReason reason);
   void fail_unrouted(const Request& request, FailureReason reason);
@@ -130,12 +142,16 @@ class Controller final : private BatchOps {
   std::unique_ptr<GlobalScheduler> global_;
   std::unique_ptr<BatchScheduler> batch_;
   std::unique_ptr<RoleController> roles_;
+  std::unique_ptr<RecoveryPolicy> recovery_;
 
   std::vector<NodeState> nodes_;
   std::vector<LiveRequest> live_;  // the slot pool (BatchOps::pool_ points at its data)
   std::vector<Slot> free_slots_;
   std::vector<RequestRecord> records_;
   StreamingHistogram itl_;
+  Duration itl_gap_;               // the run of equal inter-token gaps not yet in itl_
+  int64_t itl_run_ = 0;
+  Time now_;                       // time of the event being handled
   ControllerTotals totals_;
   int64_t in_system_ = 0;          // arrived, not yet completed or failed
 

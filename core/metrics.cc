@@ -102,6 +102,11 @@ RunMetrics compute_metrics(const Scenario& scenario, std::span<const RequestReco
     x.transfers_in = n.transfers_in;
     x.role_flips = n.role_flips;
     m.role_flips += n.role_flips;
+    x.failures = n.failures;
+    m.node_failures += n.failures;
+    m.recoveries.reprefill += n.recoveries_reprefill;
+    m.recoveries.retransfer += n.recoveries_retransfer;
+    m.recoveries.reroute += n.recoveries_reroute;
     m.nodes.push_back(std::move(x));
   }
   return m;

@@ -54,6 +54,14 @@ struct NodeMetrics {
   int64_t transfers_out = 0;
   int64_t transfers_in = 0;
   int64_t role_flips = 0;
+  int64_t failures = 0;       // times the node went down (injected faults)
+};
+
+// Requests taken off a failed node or a failed transfer and served on (core/recovery.h).
+struct RecoveryCounts {
+  int64_t reprefill = 0;   // KV lost: computed again
+  int64_t retransfer = 0;  // KV intact on the prefill node: sent again
+  int64_t reroute = 0;     // nothing lost yet: moved to another node's queue
 };
 
 struct RunMetrics {
@@ -71,6 +79,8 @@ struct RunMetrics {
   double goodput_rps = 0;
   double slo_attainment = 0;  // good / completed
   int64_t role_flips = 0;
+  int64_t node_failures = 0;
+  RecoveryCounts recoveries;
   std::vector<NodeMetrics> nodes;
 };
 

@@ -45,7 +45,10 @@ struct LiveRequest {
   int64_t decode_block_count = 0;
   WorkId transfer{};           // the transfer in flight, if any
   Time transfer_started;
+  Time last_token;             // tokens and last_token live here while the request runs (hot);
+  int64_t tokens = 0;          // the record gets them when it ends
   int32_t retries = 0;
+  int32_t transfer_failures = 0;  // consecutive failed transfers of its current KV (core/recovery.h)
   bool colocated() const { return prefill_node == decode_node; }
 };
 
@@ -54,6 +57,7 @@ struct NodeState {
   const NodeSpec* spec = nullptr;
   NodeRole role = NodeRole::kPrefill;
   bool routable = true;
+  bool down = false;  // failed (kNodeDown) and not back yet: unroutable, runs nothing, holds no KV
   std::unique_ptr<BlockAllocator> kv;
   std::unique_ptr<PrefixCache> prefix_cache;  // none unless a policy installs one
 
@@ -100,6 +104,11 @@ struct NodeState {
   int64_t transfers_in = 0;
   int64_t role_flips = 0;
   NodeRole initial_role = NodeRole::kPrefill;
+  // Failures of this node and the recoveries they caused (core/recovery.h).
+  int64_t failures = 0;
+  int64_t recoveries_reprefill = 0;
+  int64_t recoveries_retransfer = 0;
+  int64_t recoveries_reroute = 0;
 };
 
 }  // namespace flowkv::core

@@ -23,6 +23,8 @@ class PrefixCache {
   virtual int64_t lookup(const Request& request) const = 0;
   // The node has just computed `request`'s prompt at `now`.
   virtual void insert(const Request& request, Time now) = 0;
+  // The node failed and lost its KV (core/recovery.h): forget every prefix.
+  virtual void clear() = 0;
 };
 
 }  // namespace flowkv::core

@@ -41,6 +41,7 @@ enum class FailureReason : uint8_t {
   kTransferFailed,       // KV transfer failed more often than the retry budget
   kIterationFailed,      // its node's iterations failed more often than the retry budget
   kStalled,              // still unfinished when no work was left (an internal error)
+  kNodeFailed,           // lost its KV (or its node) to node failures more often than the retry budget
 };
 std::string_view to_string(FailureReason reason);
 

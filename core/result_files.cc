@@ -68,6 +68,12 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
   for (const auto& [reason, n] : m.failed_by_reason) reasons[reason] = n;
   req["failed_by_reason"] = std::move(reasons);
   s["requests"] = std::move(req);
+  ordered_json rec = ordered_json::object();
+  rec["node_failures"] = m.node_failures;
+  rec["reprefill"] = m.recoveries.reprefill;
+  rec["retransfer"] = m.recoveries.retransfer;
+  rec["reroute"] = m.recoveries.reroute;
+  s["recoveries"] = std::move(rec);
   s["ttft_s"] = stat_json(m.ttft);
   s["tpot_s"] = stat_json(m.tpot);
   s["itl_s"] = stat_json(m.itl);
@@ -102,6 +108,7 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
     o["transfers_out"] = n.transfers_out;
     o["transfers_in"] = n.transfers_in;
     o["role_flips"] = n.role_flips;
+    o["failures"] = n.failures;
     nodes.push_back(std::move(o));
   }
   s["nodes"] = std::move(nodes);

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
+#include "core/recovery.h"
 #include "core/role_controller.h"
 
 #ifndef FLOWKV_SOURCE_DIR
@@ -404,12 +405,18 @@ void apply_overrides(json& root, const ScenarioOverrides& o) {
   if (o.rate_scale) object_at(root, "workload")["rate_scale"] = *o.rate_scale;
   if (o.seed) root["seed"] = *o.seed;
   for (const std::string& s : o.sets) apply_set(root, s);
+  if (!o.faults.empty()) {
+    json& faults = root["faults"];
+    if (faults.is_null()) faults = json::array();
+    if (!faults.is_array()) jcheck::fail("faults", "an array (--fault appends to it)", faults);
+    for (const std::string& f : o.faults) faults.push_back(fault_flag_to_json(f));
+  }
 }
 
 Scenario parse_scenario(const json& root, const std::string& source, const fs::path& base_dir) {
   if (!root.is_object()) throw_input_error(source + ": expected a JSON object (a scenario)");
   jcheck::check_object(root, "", {"name", "description", "cluster", "model", "kv", "workload", "policies",
-                                "slo", "seed", "cost_model", "max_retries"});
+                                "slo", "seed", "cost_model", "max_retries", "faults"});
   Scenario s;
   s.base_dir = base_dir;
   ordered_json out = ordered_json::object();
@@ -440,10 +447,11 @@ Scenario parse_scenario(const json& root, const std::string& source, const fs::p
   out["workload"] = workload;
 
   const json* policies = jcheck::member(root, "policies");
-  if (policies) jcheck::check_object(*policies, "policies", {"global", "batch", "role"});
+  if (policies) jcheck::check_object(*policies, "policies", {"global", "batch", "role", "recovery"});
   s.global = parse_policy(policies ? jcheck::member(*policies, "global") : nullptr, "policies.global", "round-robin");
   s.batch = parse_policy(policies ? jcheck::member(*policies, "batch") : nullptr, "policies.batch", "continuous");
   s.role = parse_policy(policies ? jcheck::member(*policies, "role") : nullptr, "policies.role", "static");
+  s.recovery = parse_policy(policies ? jcheck::member(*policies, "recovery") : nullptr, "policies.recovery", "reroute");
 
   if (const json* slo = jcheck::member(root, "slo")) {
     jcheck::check_object(*slo, "slo", {"ttft_s", "tpot_s"});
@@ -469,11 +477,13 @@ Scenario parse_scenario(const json& root, const std::string& source, const fs::p
   (void)make_global_scheduler(s);
   (void)make_batch_scheduler(s);
   (void)make_role_controller(s);
+  (void)make_recovery_policy(s);
 
   ordered_json pol = ordered_json::object();
   pol["global"] = policy_json(s.global);
   pol["batch"] = policy_json(s.batch);
   pol["role"] = policy_json(s.role);
+  pol["recovery"] = policy_json(s.recovery);
   out["policies"] = std::move(pol);
   ordered_json slo_out = ordered_json::object();
   slo_out["ttft_s"] = s.slo.ttft_s;
@@ -482,6 +492,13 @@ Scenario parse_scenario(const json& root, const std::string& source, const fs::p
   out["seed"] = s.seed;
   out["cost_model"] = std::move(cost_out);
   out["max_retries"] = s.max_retries;
+  ordered_json faults_out = ordered_json::array();
+  if (const json* v = jcheck::member(root, "faults")) {
+    std::vector<std::string> names;
+    for (const NodeSpec& n : s.nodes) names.push_back(n.name);
+    s.faults = parse_faults(*v, names, faults_out);
+  }
+  out["faults"] = std::move(faults_out);
   s.resolved = std::move(out);
   return s;
 }

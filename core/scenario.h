@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/block_allocator.h"
+#include "core/fault_spec.h"
 #include "core/hardware_spec.h"
 #include "core/kv_layout.h"
 #include "core/model_spec.h"
@@ -81,10 +82,12 @@ struct Scenario {
   PolicySpec global;
   PolicySpec batch;
   PolicySpec role;
+  PolicySpec recovery;             // core/recovery.h
   SloSpec slo;
   uint64_t seed = 1;
   CostModelSpec cost;
   int32_t max_retries = 3;         // failed transfers / iterations retried per request
+  std::vector<FaultSpec> faults;   // injected by the simulator, sorted by start time
 
   // The scenario with every default filled in, keys in a fixed order (what summary.json shows).
   nlohmann::ordered_json resolved;
@@ -104,6 +107,7 @@ struct ScenarioOverrides {
   std::optional<double> rate_scale;         // workload.rate_scale
   std::optional<uint64_t> seed;
   std::vector<std::string> sets;            // "json.path=value"
+  std::vector<std::string> faults;          // --fault texts, appended to "faults" after the sets
 };
 
 // Reads a scenario file as JSON (syntax errors name the file and line).

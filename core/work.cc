@@ -34,6 +34,7 @@ std::string_view to_string(FailureReason reason) {
     case FailureReason::kTransferFailed: return "transfer_failed";
     case FailureReason::kIterationFailed: return "iteration_failed";
     case FailureReason::kStalled: return "stalled";
+    case FailureReason::kNodeFailed: return "node_failed";
   }
   return "unknown";
 }

@@ -84,7 +84,10 @@ struct Timer {
 using Work = std::variant<Iteration, Transfer, RoleFlip, Timer>;
 
 struct Completion {
-  enum class Kind : uint8_t { kArrival, kWorkDone, kTimer };
+  // kNodeDown: `node` has failed and lost its KV; every work in flight on it (its iteration, its
+  // role flip, transfers from or to it) comes back kFailed after this, at the same time.
+  // kNodeUp: `node` serves again, with an empty KV pool (see core/recovery.h).
+  enum class Kind : uint8_t { kArrival, kWorkDone, kTimer, kNodeDown, kNodeUp };
   Kind kind = Kind::kWorkDone;
   Time time;
   // kArrival: the request, owned by the backend and valid until the backend is destroyed.
@@ -92,6 +95,7 @@ struct Completion {
   // kWorkDone / kTimer: which work and how it ended.
   WorkId work{};
   WorkState state = WorkState::kCompleted;
+  NodeId node{};  // kNodeDown / kNodeUp
 };
 
 }  // namespace flowkv::core

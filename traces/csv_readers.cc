@@ -131,6 +131,18 @@ void read_vidur(std::string_view text, RowSink& sink) {
   }
 }
 
+void read_vidur_lengths(std::string_view text, RowSink& sink) {
+  CsvTable table(text, sink, "Vidur lengths");
+  const size_t in = table.column("num_prefill_tokens");
+  const size_t out = table.column("num_decode_tokens");
+  std::vector<std::string_view> f;
+  while (table.next(f)) {
+    const int64_t prompt = count_field(table, sink, "num_prefill_tokens", f[in]);
+    const int64_t output = count_field(table, sink, "num_decode_tokens", f[out]);
+    sink.add(table.line(), "", 0, prompt, output);
+  }
+}
+
 void read_burstgpt(std::string_view text, RowSink& sink) {
   CsvTable table(text, sink, "BurstGPT");
   const size_t t = table.column("Timestamp");

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "traces/prefix_hash.h"
 #include "traces/random.h"
+#include "traces/readers.h"
 
 namespace flowkv::traces {
 namespace {
@@ -261,15 +262,16 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
   // per request, so the joint (input, output) distribution of the trace is kept.
   std::shared_ptr<const Trace> in_trace, out_trace;
   if (spec.input.dist == LengthDist::kEmpirical) {
-    in_trace = std::make_shared<Trace>(read_trace(spec.input.trace, spec.input.trace_format));
+    in_trace = std::make_shared<Trace>(
+        detail::read_length_samples(spec.input.trace, spec.input.trace_format));
   }
   const bool joint =
       spec.input.dist == LengthDist::kEmpirical && spec.output.dist == LengthDist::kEmpirical &&
       spec.input.trace == spec.output.trace && spec.input.trace_format == spec.output.trace_format;
   if (spec.output.dist == LengthDist::kEmpirical) {
-    out_trace =
-        joint ? in_trace
-              : std::make_shared<Trace>(read_trace(spec.output.trace, spec.output.trace_format));
+    out_trace = joint ? in_trace
+                      : std::make_shared<Trace>(detail::read_length_samples(
+                            spec.output.trace, spec.output.trace_format));
   }
   const LengthSampler inputs(spec.input, in_trace, true);
   const LengthSampler outputs(spec.output, out_trace, false);

@@ -37,7 +37,8 @@ enum class LengthDist {
   kFixed,      // always `value`
   kUniform,    // integers in [min, max]
   kLogNormal,  // mean and std of the lengths themselves, rounded, clamped to [min, max]
-  kEmpirical,  // resampled uniformly from the requests of a trace file
+  kEmpirical,  // resampled uniformly from the requests of a trace file, or from a lengths-only
+               // CSV with num_prefill_tokens,num_decode_tokens (Vidur's *_stats_*.csv)
 };
 
 struct LengthSpec {

@@ -185,14 +185,42 @@ TraceFormat detect_format(std::string_view text, const std::string& file) {
 
 }  // namespace detail
 
-Trace read_trace(const std::filesystem::path& path, TraceFormat format) {
-  const detail::FileBuffer buffer = detail::read_whole_file(path);
-  std::string_view view = buffer.view();
-  if (view.substr(0, 3) == "\xEF\xBB\xBF") view.remove_prefix(3);  // UTF-8 byte-order mark
-  const std::string file = path.string();
-  if (format == TraceFormat::kAuto) format = detail::detect_format(view, file);
+namespace {
 
-  detail::RowSink sink(file, format, promises_order(format), time_column(format));
+using RowReader = void (*)(std::string_view, detail::RowSink&);
+
+RowReader reader_for(TraceFormat format) {
+  switch (format) {
+    case TraceFormat::kAzure:
+      return detail::read_azure;
+    case TraceFormat::kVidur:
+      return detail::read_vidur;
+    case TraceFormat::kBurstGpt:
+      return detail::read_burstgpt;
+    case TraceFormat::kNative:
+      return detail::read_native;
+    case TraceFormat::kMooncake:
+      return detail::read_mooncake;
+    case TraceFormat::kLlmServingSim:
+      return detail::read_llmservingsim;
+    case TraceFormat::kApex:
+      return detail::read_apex;
+    case TraceFormat::kAuto:
+      break;
+  }
+  FLOWKV_CHECK(false, "no reader for the 'auto' format");
+}
+
+std::string_view without_bom(std::string_view view) {
+  if (view.substr(0, 3) == "\xEF\xBB\xBF") view.remove_prefix(3);  // UTF-8 byte-order mark
+  return view;
+}
+
+// Runs `read` over the text and applies what every trace shares: the empty check, sorting,
+// re-zeroing and numbering.
+Trace read_rows(const std::string& file, std::string_view view, TraceFormat format, bool ordered,
+                RowReader read) {
+  detail::RowSink sink(file, format, ordered, time_column(format));
   // One request per line at most: reserving avoids moving millions of requests while growing.
   size_t lines = 1;
   for (const char* p = view.data();
@@ -201,31 +229,7 @@ Trace read_trace(const std::filesystem::path& path, TraceFormat format) {
   }
   sink.requests().reserve(lines);
   detail::advise_huge_pages(sink.requests().data(), lines * sizeof(core::Request));
-  switch (format) {
-    case TraceFormat::kAzure:
-      detail::read_azure(view, sink);
-      break;
-    case TraceFormat::kVidur:
-      detail::read_vidur(view, sink);
-      break;
-    case TraceFormat::kBurstGpt:
-      detail::read_burstgpt(view, sink);
-      break;
-    case TraceFormat::kNative:
-      detail::read_native(view, sink);
-      break;
-    case TraceFormat::kMooncake:
-      detail::read_mooncake(view, sink);
-      break;
-    case TraceFormat::kLlmServingSim:
-      detail::read_llmservingsim(view, sink);
-      break;
-    case TraceFormat::kApex:
-      detail::read_apex(view, sink);
-      break;
-    case TraceFormat::kAuto:
-      FLOWKV_CHECK(false, "format detection returned auto");
-  }
+  read(view, sink);
 
   Trace trace;
   trace.source = file;
@@ -251,4 +255,35 @@ Trace read_trace(const std::filesystem::path& path, TraceFormat format) {
   return trace;
 }
 
+}  // namespace
+
+Trace read_trace(const std::filesystem::path& path, TraceFormat format) {
+  const detail::FileBuffer buffer = detail::read_whole_file(path);
+  const std::string_view view = without_bom(buffer.view());
+  const std::string file = path.string();
+  if (format == TraceFormat::kAuto) format = detail::detect_format(view, file);
+  return read_rows(file, view, format, promises_order(format), reader_for(format));
+}
+
+namespace detail {
+
+Trace read_length_samples(const std::filesystem::path& path, TraceFormat format) {
+  if (format == TraceFormat::kAuto) {
+    const FileBuffer buffer = read_whole_file(path);
+    const std::string_view view = without_bom(buffer.view());
+    LineReader lines(view);
+    std::string_view first;
+    while (lines.next(first) && trim(first).empty()) {
+    }
+    std::vector<std::string_view> fields;
+    if (!first.empty() && first.front() != '{' && first.front() != '#' &&
+        split_csv(first, fields) && has_field(fields, "num_prefill_tokens") &&
+        has_field(fields, "num_decode_tokens") && !has_field(fields, "arrived_at")) {
+      return read_rows(path.string(), view, TraceFormat::kVidur, false, read_vidur_lengths);
+    }
+  }
+  return read_trace(path, format);
+}
+
+}  // namespace detail
 }  // namespace flowkv::traces

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,9 +56,16 @@ TraceFormat detect_format(std::string_view text, const std::string& file);
 void read_azure(std::string_view text, RowSink& sink);
 void read_vidur(std::string_view text, RowSink& sink);
 void read_burstgpt(std::string_view text, RowSink& sink);
+// A lengths-only CSV (num_prefill_tokens,num_decode_tokens, e.g. Vidur's *_stats_*.csv): every
+// arrival is 0. Only for resampling lengths; read_trace() refuses such files.
+void read_vidur_lengths(std::string_view text, RowSink& sink);
 void read_native(std::string_view text, RowSink& sink);
 void read_mooncake(std::string_view text, RowSink& sink);
 void read_llmservingsim(std::string_view text, RowSink& sink);
 void read_apex(std::string_view text, RowSink& sink);
+
+// Prompt and output lengths to resample: any trace read_trace() accepts, or a lengths-only CSV
+// (its arrival times are all 0).
+Trace read_length_samples(const std::filesystem::path& path, TraceFormat format);
 
 }  // namespace flowkv::traces::detail

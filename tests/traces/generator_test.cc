@@ -247,6 +247,37 @@ TEST(Generator, EmpiricalLengthsResampleATraceJointly) {
   for (const auto& [len, n] : seen) EXPECT_NEAR(n / 3000.0, 1.0 / 3, 0.04) << len;
 }
 
+TEST(Generator, EmpiricalLengthsFromALengthsOnlyCsv) {
+  testing::TempDir dir;
+  const auto src = dir.write("stats.csv",
+                             "num_prefill_tokens,num_decode_tokens,num_total_tokens,pd_ratio\n"
+                             "3772,54,3826,69.85\n2015,156,2171,12.9\n");
+  GeneratorSpec spec;
+  spec.requests = 200;
+  spec.input.dist = LengthDist::kEmpirical;
+  spec.input.trace = src;
+  spec.output = spec.input;
+  for (const auto& r : generate(spec, 2).requests) {
+    ASSERT_TRUE((r.prompt_tokens == 3772 && r.output_tokens == 54) ||
+                (r.prompt_tokens == 2015 && r.output_tokens == 156));
+  }
+  // Not a trace on its own: no arrival times.
+  EXPECT_NE(input_error_of([&] { read_trace(src); }).find("cannot tell the trace format"),
+            std::string::npos);
+  const auto arxiv =
+      testing::real_trace("arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv");
+  if (arxiv.empty()) return;
+  spec.input.trace = arxiv;
+  spec.output.trace = arxiv;
+  spec.requests = 20000;
+  // The file's own means (28,257 rows, computed with Python's csv module): prefill 2,588.1,
+  // decode 291.4. Resampling 20,000 rows must land close to them.
+  const TraceSummary s = summarize(generate(spec, 3));
+  EXPECT_NEAR(s.input_tokens.mean, 2588.1, 30);
+  EXPECT_NEAR(s.output_tokens.mean, 291.4, 6);
+  EXPECT_LE(s.input_tokens.max, 4054);
+}
+
 TEST(GeneratorJson, FullSpecFromTheDocs) {
   const json j = json::parse(R"({"arrival": {"process": "poisson", "rate": 2.0}, "requests": 1000,
       "input": {"dist": "lognormal", "mean": 2000, "std": 800, "min": 16, "max": 32000},

@@ -1,0 +1,92 @@
+// `flowkv report` run as a user runs it: exit 0 and one HTML file on good folders, byte-identical
+// for the same inputs; exit 2 naming the folder, and no file written, on a folder without results.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "tests/report/result_fixtures.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace flowkv;
+
+struct Result {
+  int exit_code = -1;
+  std::string out;  // stdout and stderr
+};
+
+Result run_flowkv(const std::string& args) {
+  const std::string command = std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args + " 2>&1";
+  Result r;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return r;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class ReportCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(fs::exists(fs::path(FLOWKV_BINARY_DIR) / "flowkv"))
+        << "build the flowkv target first: " FLOWKV_BINARY_DIR "/flowkv is missing";
+    std::string tmpl = (fs::temp_directory_path() / "flowkv-report-cli-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  fs::path dir_;
+};
+
+TEST_F(ReportCli, WritesOnePageForACompareFolderAndASweepDeterministically) {
+  std::vector<testing::FakeRun> runs(2);
+  runs[1].policy = "least-loaded";
+  runs[1].slowdown = 1.5;
+  testing::write_fake_compare(dir_ / "cmp", runs);
+  testing::write_fake_sweep(dir_ / "sweep", {"round-robin", "least-loaded"}, {0.5, 1, 2});
+  const std::string args = (dir_ / "cmp").string() + " " + (dir_ / "sweep").string() + " --title 'A test' -o ";
+  const Result a = run_flowkv("report " + args + (dir_ / "out" / "a.html").string());
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_NE(a.out.find("a.html (4 runs, 1 sweeps"), std::string::npos) << a.out;
+  const Result b = run_flowkv("report " + args + (dir_ / "out" / "b.html").string());
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  const std::string html = read(dir_ / "out" / "a.html");
+  EXPECT_EQ(html, read(dir_ / "out" / "b.html"));
+  EXPECT_NE(html.find("<title>A test</title>"), std::string::npos);
+  EXPECT_NE(html.find("id=\"rate-goodput\""), std::string::npos);
+  EXPECT_NE(html.find("id=\"cdf-ttft\""), std::string::npos);
+}
+
+TEST_F(ReportCli, AFolderWithoutResultsExits2NamingItAndWritesNothing) {
+  testing::write_fake_run(dir_ / "good", testing::FakeRun{});
+  fs::create_directories(dir_ / "nothing-here");
+  const fs::path out = dir_ / "r.html";
+  const Result r = run_flowkv("report " + (dir_ / "good").string() + " " + (dir_ / "nothing-here").string() + " -o " +
+                              out.string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find((dir_ / "nothing-here").string() + ": no result files"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out));
+  const Result none = run_flowkv("report -o " + out.string());
+  EXPECT_EQ(none.exit_code, 2) << none.out;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
