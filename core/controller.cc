@@ -50,7 +50,8 @@ Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOpt
   is_marked_.assign(nodes_.size(), 0);
   snapshot_.link = scenario_.link;
   snapshot_.transfer_mode = scenario_.transfer;
-  if (options_.expected_requests > 0) records_.reserve(static_cast<size_t>(options_.expected_requests));
+  // Trace ids are 0..n-1: size the records once rather than growing them per arrival.
+  if (options_.expected_requests > 0) records_.resize(static_cast<size_t>(options_.expected_requests));
 }
 
 Controller::~Controller() = default;

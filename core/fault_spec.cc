@@ -1,6 +1,7 @@
 #include "core/fault_spec.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 
 #include "core/error.h"
@@ -36,10 +37,10 @@ NodeId parse_node(const json& v, const std::string& path, const std::vector<std:
     }
     jcheck::fail(path, known(), v);
   }
-  if (!v.is_number_integer() && !v.is_number_float()) jcheck::fail(path, known(), v);
-  const int64_t index = jcheck::integer(v, path, 0);
-  if (index >= static_cast<int64_t>(names.size())) jcheck::fail(path, known(), v);
-  return NodeId{static_cast<uint32_t>(index)};
+  if (!v.is_number()) jcheck::fail(path, known(), v);
+  const double d = v.get<double>();
+  if (!(d >= 0 && d < static_cast<double>(names.size()) && d == std::floor(d))) jcheck::fail(path, known(), v);
+  return NodeId{static_cast<uint32_t>(d)};
 }
 
 }  // namespace
@@ -85,10 +86,10 @@ std::vector<FaultSpec> parse_faults(const json& faults, const std::vector<std::s
         throw_input_error(base + "factor: only a link-slow fault takes a factor (this one is " +
                           to_string(spec.kind) + ")");
       }
-      spec.factor = jcheck::number_in(*factor, base + "factor", 0, 1);
-      if (!(spec.factor > 0)) jcheck::fail(base + "factor", "a bandwidth multiplier in (0, 1]", *factor);
+      // Not below 1e-6: a slower link is a dead one (use link-down), and rates stay representable.
+      spec.factor = jcheck::number_in(*factor, base + "factor", 1e-6, 1);
     } else if (spec.kind == FaultKind::kLinkSlow) {
-      throw_input_error(base + "factor: missing (a link-slow fault multiplies the bandwidth by a factor in (0, 1])");
+      throw_input_error(base + "factor: missing (a link-slow fault multiplies the bandwidth by a factor in [1e-06, 1])");
     }
     out.push_back(spec);
   }

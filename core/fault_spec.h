@@ -11,7 +11,7 @@
 //   kind    crash (default): the node stops and loses its KV, unroutable until it recovers;
 //           link-slow: transfers from or to the node run at factor x the link bandwidth;
 //           link-down: every transfer from or to the node fails
-//   factor  link-slow only, in (0, 1]
+//   factor  link-slow only, in [1e-6, 1]
 // The simulator (sim::SimBackend) injects them; the controller only sees their effects (a
 // kNodeDown/kNodeUp, failed work) and recovers through the scenario's recovery policy
 // (core/recovery.h). Parsing validates everything once, with errors naming the JSON path (or
@@ -37,7 +37,7 @@ struct FaultSpec {
   FaultKind kind = FaultKind::kCrash;
   Time at;
   std::optional<Duration> duration;  // none: until the end of the run
-  double factor = 1.0;               // link-slow: bandwidth multiplier in (0, 1]
+  double factor = 1.0;               // link-slow: bandwidth multiplier in [1e-6, 1]
 };
 
 // Validates `faults` (a JSON array) against the cluster's node names (index = NodeId) and

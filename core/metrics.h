@@ -36,7 +36,7 @@ struct Stat {
 
 // Linear-interpolated percentile of sorted values; q in [0, 1].
 double percentile_sorted(std::span<const double> sorted, double q);
-Stat stat_of(std::vector<double>& values);  // sorts `values`
+Stat stat_of(std::vector<double>& values);  // reorders `values`
 
 struct NodeMetrics {
   std::string name;

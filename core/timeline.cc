@@ -1,5 +1,6 @@
 #include "core/timeline.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -17,6 +18,8 @@ constexpr uint32_t kTidStride = 10000;
 constexpr uint32_t kPrefillTid = 1;
 constexpr uint32_t kDecodeTid = 2;
 constexpr uint32_t kControlTid = 3;
+constexpr uint32_t kFaultTid = 4;
+constexpr uint32_t kLinkFaultLane0 = 20;  // up to kSendLane0
 constexpr uint32_t kSendLane0 = 100;
 constexpr uint32_t kRecvLane0 = 5000;
 constexpr uint32_t kMaxLanes = 4900;  // more concurrent transfers than this share the last lane
@@ -72,13 +75,14 @@ struct Timeline::Pending {
 };
 
 Timeline::Timeline(std::ostream& out, const Scenario& scenario, std::optional<TimelineWindow> window)
-    : writer_(out), scenario_name_(scenario.name) {
+    : writer_(out), scenario_name_(scenario.name), faults_(scenario.faults) {
   if (window) {
     window_ = *window;
     windowed_ = true;
   }
   const size_t n = scenario.nodes.size();
   roles_.resize(n);
+  down_since_.resize(n);
   send_lanes_.resize(n);
   recv_lanes_.resize(n);
   for (uint32_t i = 0; i < n; ++i) {
@@ -91,7 +95,7 @@ Timeline::Timeline(std::ostream& out, const Scenario& scenario, std::optional<Ti
     writer_.process_name(pid_of(i), label);
     writer_.process_sort_index(pid_of(i), i);
     const std::pair<uint32_t, const char*> threads[] = {
-        {kPrefillTid, "prefill"}, {kDecodeTid, "decode"}, {kControlTid, "control"}};
+        {kPrefillTid, "prefill"}, {kDecodeTid, "decode"}, {kControlTid, "control"}, {kFaultTid, "faults"}};
     for (const auto& [local, name] : threads) {
       writer_.thread_name(pid_of(i), tid_of(i, local), name);
       writer_.thread_sort_index(pid_of(i), tid_of(i, local), local);
@@ -177,6 +181,15 @@ void Timeline::on_completion(const Completion& c) {
   // The node states now show the effect of everything up to the previous event.
   if (nodes_ != nullptr) sample(last_event_.value_or(c.time));
   last_event_ = c.time;
+  if (c.kind == Completion::Kind::kNodeDown || c.kind == Completion::Kind::kNodeUp) {
+    FLOWKV_CHECK(to_int(c.node) < node_names_.size(), "failure report for an unknown node");
+    if (c.kind == Completion::Kind::kNodeDown) {
+      node_down(to_int(c.node), c.time);
+    } else {
+      node_up(to_int(c.node), c.time);
+    }
+    return;
+  }
   if (c.kind != Completion::Kind::kWorkDone) return;
   const auto found = pending_.find(to_int(c.work));
   if (found == pending_.end()) return;
@@ -226,7 +239,8 @@ void Timeline::end_iteration(const Pending& p, Time end, WorkState state) {
   if (!ok) {
     args_.clear();
     args_.add("prefill_requests", p.a).add("decode_requests", p.c);
-    fault(p.node, end, "iteration failed", state, args_);
+    args_.add("state", to_string(state));
+    fault(p.node, end, "iteration failed", args_);
   }
 }
 
@@ -268,8 +282,9 @@ void Timeline::end_transfer(const Pending& p, Time end, WorkState state) {
   if (!ok) {
     args_.clear();
     args_.add("request", p.a).add("from", node_names_[p.node]).add("to", node_names_[p.dst]);
-    fault(p.node, end, "transfer failed", state, args_);
-    fault(p.dst, end, "transfer failed", state, args_);
+    args_.add("state", to_string(state));
+    fault(p.node, end, "transfer failed", args_);
+    fault(p.dst, end, "transfer failed", args_);
   }
 }
 
@@ -299,17 +314,79 @@ void Timeline::end_flip(const Pending& p, Time end, WorkState state) {
   } else {
     args_.clear();
     args_.add("to", to_string(p.role));
-    fault(p.node, end, "role flip failed", state, args_);
+    args_.add("state", to_string(state));
+    fault(p.node, end, "role flip failed", args_);
   }
 }
 
-void Timeline::fault(uint32_t node, Time t, std::string_view what, WorkState state, TraceArgs& args) {
+void Timeline::fault(uint32_t node, Time t, std::string_view what, const TraceArgs& args) {
   if (!in_window(t)) {
     ++dropped_;
     return;
   }
-  args.add("state", to_string(state));
-  writer_.instant(pid_of(node), tid_of(node, kControlTid), t, TraceEventWriter::Scope::kProcess, "fault", what, args);
+  writer_.instant(pid_of(node), tid_of(node, kFaultTid), t, TraceEventWriter::Scope::kProcess, "fault", what, args);
+}
+
+void Timeline::node_down(uint32_t node, Time t) {
+  if (!down_since_[node]) down_since_[node] = t;
+  args_.clear();
+  fault(node, t, "node down", args_);
+}
+
+void Timeline::node_up(uint32_t node, Time t) {
+  if (down_since_[node]) {
+    down_slice(node, *down_since_[node], t, false);
+    down_since_[node].reset();
+  }
+  if (!in_window(t)) {
+    ++dropped_;
+    return;
+  }
+  args_.clear();
+  writer_.instant(pid_of(node), tid_of(node, kFaultTid), t, TraceEventWriter::Scope::kProcess, "fault", "node up",
+                  args_);
+}
+
+void Timeline::down_slice(uint32_t node, Time start, Time end, bool until_end) {
+  if (!overlaps_window(start, end)) {
+    ++dropped_;
+    return;
+  }
+  args_.clear();
+  if (until_end) args_.add_bool("until_end_of_run", true);
+  writer_.complete(pid_of(node), tid_of(node, kFaultTid), start, end - start, "fault", "down", args_);
+}
+
+void Timeline::link_faults(Time run_end) {
+  // Link faults never reach the controller as events (it only sees slower or failed
+  // transfers), so they are drawn from the scenario. Overlapping ones get separate lanes.
+  std::vector<std::vector<Time>> lane_ends(node_names_.size());
+  for (const FaultSpec& f : faults_) {
+    if (f.kind == FaultKind::kCrash || f.at > run_end) continue;
+    const uint32_t node = to_int(f.node);
+    if (node >= node_names_.size()) continue;
+    const Time end = f.duration ? f.at + *f.duration : run_end;
+    std::vector<Time>& ends = lane_ends[node];
+    size_t lane = 0;
+    while (lane < ends.size() && ends[lane] > f.at) ++lane;
+    if (lane + kLinkFaultLane0 >= kSendLane0) lane = ends.size() - 1;
+    if (lane == ends.size()) ends.push_back(end);
+    ends[lane] = std::max(ends[lane], end);
+    if (!overlaps_window(f.at, end)) {
+      ++dropped_;
+      continue;
+    }
+    const uint32_t tid = tid_of(node, kLinkFaultLane0 + static_cast<uint32_t>(lane));
+    writer_.thread_name(pid_of(node), tid, "link faults " + std::to_string(lane));
+    writer_.thread_sort_index(pid_of(node), tid, kLinkFaultLane0 + static_cast<int64_t>(lane));
+    args_.clear();
+    args_.add("kind", to_string(f.kind));
+    if (f.kind == FaultKind::kLinkSlow) {
+      args_.add_fixed("bandwidth_factor", static_cast<int64_t>(std::llround(f.factor * 1e6)), 6);
+    }
+    if (!f.duration) args_.add_bool("until_end_of_run", true);
+    writer_.complete(pid_of(node), tid, f.at, end - f.at, "fault", to_string(f.kind), args_);
+  }
 }
 
 Timeline::Counters Timeline::read_counters(const NodeState& n) const {
@@ -372,6 +449,11 @@ TimelineStats Timeline::finish() {
   FLOWKV_CHECK(!finished_, "Timeline::finish() called twice");
   finished_ = true;
   if (nodes_ != nullptr && last_event_) sample(*last_event_);
+  const Time run_end = last_event_.value_or(Time::zero());
+  for (uint32_t i = 0; i < down_since_.size(); ++i) {
+    if (down_since_[i]) down_slice(i, *down_since_[i], std::max(run_end, *down_since_[i]), true);
+  }
+  link_faults(run_end);
   std::string extra = "\"displayTimeUnit\":\"ms\",\"otherData\":{\"generator\":\"flowkv\",\"scenario\":";
   append_json_string(extra, scenario_name_);
   extra += ",\"window_us\":";

@@ -4,7 +4,8 @@
 //   threads   "prefill" and "decode": one slice per iteration, batch composition in args;
 //             "KV send N" / "KV recv N": one slice per KV transfer on both ends, joined by a
 //             flow arrow (lanes, because transfers overlap); "control": role flips;
-//   instants  role flips and faults (failed iterations and transfers);
+//             "faults": the periods a node is down; "link faults N": the scenario's link faults;
+//   instants  role flips and faults (node down / up, failed iterations, transfers and flips);
 //   counters  KV usage %, queued prefill tokens, running requests (prefill / decode).
 //
 // Events are streamed to the output as the run goes (TraceEventWriter): memory holds only the
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "core/controller.h"
+#include "core/fault_spec.h"
 #include "core/node_state.h"
 #include "core/scenario.h"
 #include "core/trace_event_writer.h"
@@ -92,7 +94,11 @@ class Timeline final : public ControllerObserver {
   void end_iteration(const Pending& p, Time end, WorkState state);
   void end_transfer(const Pending& p, Time end, WorkState state);
   void end_flip(const Pending& p, Time end, WorkState state);
-  void fault(uint32_t node, Time t, std::string_view what, WorkState state, TraceArgs& args);
+  void fault(uint32_t node, Time t, std::string_view what, const TraceArgs& args);
+  void node_down(uint32_t node, Time t);
+  void node_up(uint32_t node, Time t);
+  void down_slice(uint32_t node, Time start, Time end, bool until_end);
+  void link_faults(Time run_end);
 
   TraceEventWriter writer_;
   TimelineWindow window_;
@@ -102,6 +108,8 @@ class Timeline final : public ControllerObserver {
   std::vector<NodeRole> roles_;  // current role of each node, as the timeline has seen it
   std::vector<Lanes> send_lanes_, recv_lanes_;
   std::unordered_map<uint64_t, Pending> pending_;  // by WorkId
+  std::vector<std::optional<Time>> down_since_;  // nodes that are down, since when
+  std::vector<FaultSpec> faults_;                 // the scenario's, drawn at finish()
   uint64_t next_flow_id_ = 1;
   TraceArgs args_;  // reused
 

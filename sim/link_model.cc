@@ -7,8 +7,31 @@
 namespace flowkv::sim {
 
 LinkModel::LinkModel(size_t num_nodes, double bytes_per_s)
-    : num_nodes_(num_nodes), capacity_(bytes_per_s * 1e-9) {
+    : num_nodes_(num_nodes), capacity_(bytes_per_s * 1e-9), port_factor_(2 * num_nodes, 1.0) {
   FLOWKV_CHECK(bytes_per_s > 0, "link bandwidth must be positive");
+}
+
+void LinkModel::set_node_factor(core::Time now, uint32_t node, double factor) {
+  FLOWKV_CHECK(node < num_nodes_ && factor > 0, "bad link factor");
+  progress_to(now);
+  port_factor_[node] = factor;
+  port_factor_[num_nodes_ + node] = factor;
+  solve(now);
+}
+
+void LinkModel::drop_node(core::Time now, uint32_t node, std::vector<uint64_t>& dropped) {
+  progress_to(now);
+  size_t kept = 0;
+  for (size_t i = 0; i < flows_.size(); ++i) {
+    const Flow& f = flows_[i];
+    if (f.egress == node || f.ingress == num_nodes_ + node) {
+      dropped.push_back(f.tag);
+    } else {
+      flows_[kept++] = f;
+    }
+  }
+  flows_.resize(kept);
+  solve(now);
 }
 
 void LinkModel::progress_to(core::Time now) {
@@ -56,7 +79,8 @@ void LinkModel::advance(core::Time now, std::vector<uint64_t>& finished) {
 void LinkModel::solve(core::Time now) {
   ++generation_;
   const size_t ports = 2 * num_nodes_;
-  left_.assign(ports, capacity_);
+  left_.resize(ports);
+  for (size_t p = 0; p < ports; ++p) left_[p] = capacity_ * port_factor_[p];
   unfixed_.assign(ports, 0);
   fixed_.assign(flows_.size(), 0);
   for (const Flow& f : flows_) {

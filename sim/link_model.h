@@ -26,6 +26,12 @@ class LinkModel {
   void add(core::Time now, uint32_t src, uint32_t dst, int64_t bytes, uint64_t tag);
   // Brings every flow to `now` and appends the tags of those finished by then (in start order).
   void advance(core::Time now, std::vector<uint64_t>& finished);
+  // Faults (core/fault_spec.h). The node's egress and ingress ports run at `factor` x the
+  // bandwidth from `now` (1 restores it); active flows are re-solved.
+  void set_node_factor(core::Time now, uint32_t node, double factor);
+  // Removes the active flows from or to `node` at `now` and appends their tags to `dropped`
+  // (in start order); the others are re-solved.
+  void drop_node(core::Time now, uint32_t node, std::vector<uint64_t>& dropped);
   // When the earliest active flow finishes at the current rates.
   std::optional<core::Time> next_completion() const { return next_; }
   uint64_t generation() const { return generation_; }
@@ -47,6 +53,7 @@ class LinkModel {
 
   size_t num_nodes_;
   double capacity_;  // bytes per ns per port
+  std::vector<double> port_factor_;  // [2 * num_nodes]: egress ports, then ingress ports
   std::vector<Flow> flows_;
   core::Time last_ = core::Time::zero();
   std::optional<core::Time> next_;

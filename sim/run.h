@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <ostream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +20,7 @@
 #include "core/request_record.h"
 #include "core/result_files.h"
 #include "core/scenario.h"
+#include "core/timeline.h"
 #include "traces/trace.h"
 
 namespace flowkv::sim {
@@ -30,6 +33,10 @@ struct SimOptions {
   std::function<void(int64_t, int64_t, int64_t)> progress;
   core::ControllerObserver* observer = nullptr;
   bool check_invariants = false;  // after every event (slow)
+  // When set, a Chrome-trace timeline of the run is streamed here (core/timeline.h), keeping
+  // only the events that touch `timeline_window` when one is given.
+  std::ostream* timeline = nullptr;
+  std::optional<core::TimelineWindow> timeline_window;
 };
 
 struct SimResult {
@@ -38,11 +45,15 @@ struct SimResult {
   std::vector<core::RequestRecord> records;
   core::ControllerTotals totals;
   core::RunInfo info;                       // wall time, events, peak RSS
+  std::optional<core::TimelineStats> timeline;  // when SimOptions::timeline was set
 };
 
 SimResult simulate(const core::Scenario& scenario, const traces::Trace& trace, const SimOptions& options = {});
 
 // Writes summary.json, requests.csv and run.json into `dir` (nothing half-written on error).
 void write_results(const SimResult& result, const core::Scenario& scenario, const std::filesystem::path& dir);
+// The same files added to `out`, which the caller commits (e.g. after a timeline.json streamed
+// into the same folder during the run).
+void write_results(const SimResult& result, const core::Scenario& scenario, core::OutputDir& out);
 
 }  // namespace flowkv::sim

@@ -1,5 +1,6 @@
 #include "sim/sim_backend.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "core/error.h"
@@ -14,14 +15,30 @@ SimBackend::SimBackend(const core::Scenario& scenario, std::span<const core::Req
     : scenario_(scenario), requests_(requests), links_(scenario.nodes.size(), scenario.link.bytes_per_s) {
   compute_.reserve(scenario.nodes.size());
   for (const core::NodeSpec& n : scenario.nodes) compute_.emplace_back(scenario.model, n, scenario.cost);
+  const size_t nodes = scenario.nodes.size();
+  down_.assign(nodes, 0);
+  link_down_.assign(nodes, 0);
+  slow_.resize(nodes);
+  on_node_.resize(nodes);
+  for (size_t i = 0; i < scenario.faults.size(); ++i) {
+    const core::FaultSpec& f = scenario.faults[i];
+    FLOWKV_CHECK(core::to_int(f.node) < nodes, "fault on an unknown node");
+    engine_.schedule(f.at, Payload{Kind::kFaultStart, static_cast<uint32_t>(i), 0});
+    if (f.duration) engine_.schedule(f.at + *f.duration, Payload{Kind::kFaultEnd, static_cast<uint32_t>(i), 0});
+  }
 }
 
 void SimBackend::submit(const core::Work& work) {
   if (const auto* it = std::get_if<core::Iteration>(&work)) {
-    FLOWKV_CHECK(core::to_int(it->node) < compute_.size(), "iteration on an unknown node");
+    const uint32_t node = core::to_int(it->node);
+    FLOWKV_CHECK(node < compute_.size(), "iteration on an unknown node");
     ++outstanding_;
-    engine_.schedule_after(compute_[core::to_int(it->node)].iteration_time(*it),
-                           Payload{Kind::kWorkDone, core::to_int(it->id)});
+    if (down_[node] > 0) {  // the controller knows better; fail rather than run on a dead node
+      fail(it->id, engine_.now());
+      return;
+    }
+    on_node_[node].push_back(core::to_int(it->id));
+    engine_.schedule_after(compute_[node].iteration_time(*it), Payload{Kind::kWorkDone, node, core::to_int(it->id)});
   } else if (const auto* t = std::get_if<core::Transfer>(&work)) {
     ++outstanding_;
     uint32_t index;
@@ -32,7 +49,7 @@ void SimBackend::submit(const core::Work& work) {
       index = static_cast<uint32_t>(transfers_.size());
       transfers_.emplace_back();
     }
-    transfers_[index] = PendingTransfer{t->id, core::to_int(t->src), core::to_int(t->dst), t->bytes};
+    transfers_[index] = PendingTransfer{t->id, core::to_int(t->src), core::to_int(t->dst), t->bytes, true};
     Duration setup = scenario_.link.per_call_latency * t->calls;
     if (t->local_copies > 0) {
       // Per-layer transfers gather into a staging buffer on the source and scatter on the
@@ -43,18 +60,25 @@ void SimBackend::submit(const core::Work& work) {
                                         (gpu.hbm_bytes_per_s * scenario_.cost.memory_efficiency));
       }
     }
-    engine_.schedule_after(setup, Payload{Kind::kTransferLatencyDone, index});
+    engine_.schedule_after(setup, Payload{Kind::kTransferLatencyDone, 0, index});
   } else if (const auto* f = std::get_if<core::RoleFlip>(&work)) {
+    const uint32_t node = core::to_int(f->node);
+    FLOWKV_CHECK(node < compute_.size(), "role flip on an unknown node");
     ++outstanding_;
-    engine_.schedule_after(f->cost, Payload{Kind::kWorkDone, core::to_int(f->id)});
+    if (down_[node] > 0) {
+      fail(f->id, engine_.now());
+      return;
+    }
+    on_node_[node].push_back(core::to_int(f->id));
+    engine_.schedule_after(f->cost, Payload{Kind::kWorkDone, node, core::to_int(f->id)});
   } else if (const auto* tm = std::get_if<core::Timer>(&work)) {
-    engine_.schedule_after(tm->delay, Payload{Kind::kTimer, core::to_int(tm->id)});
+    engine_.schedule_after(tm->delay, Payload{Kind::kTimer, 0, core::to_int(tm->id)});
   }
 }
 
 void SimBackend::schedule_link_check() {
   if (const auto t = links_.next_completion()) {
-    engine_.schedule(*t, Payload{Kind::kLinkCheck, links_.generation()});
+    engine_.schedule(*t, Payload{Kind::kLinkCheck, 0, links_.generation()});
   }
 }
 
@@ -66,6 +90,75 @@ void SimBackend::complete(core::WorkId id, Time t) {
   c.work = id;
   c.state = core::WorkState::kCompleted;
   ready_.push_back(c);
+}
+
+void SimBackend::fail(core::WorkId id, Time t) {
+  --outstanding_;
+  Completion c;
+  c.kind = Completion::Kind::kWorkDone;
+  c.time = t;
+  c.work = id;
+  c.state = core::WorkState::kFailed;
+  ready_.push_back(c);
+}
+
+// Fails the transfers from or to `node` (and, for a crash, its iteration and flip), in
+// submission order within each kind.
+void SimBackend::fail_node_work(uint32_t node, bool iterations_too, Time t) {
+  if (iterations_too) {
+    for (const uint64_t id : on_node_[node]) fail(core::WorkId{id}, t);
+    on_node_[node].clear();
+  }
+  for (PendingTransfer& p : transfers_) {
+    if (p.active && (p.src == node || p.dst == node)) {
+      p.active = false;  // its latency event frees the entry
+      fail(p.id, t);
+    }
+  }
+  finished_.clear();
+  links_.drop_node(t, node, finished_);
+  for (const uint64_t tag : finished_) fail(core::WorkId{tag}, t);
+  schedule_link_check();
+}
+
+void SimBackend::on_fault(size_t index, bool start, Time t) {
+  const core::FaultSpec& f = scenario_.faults[index];
+  const uint32_t node = core::to_int(f.node);
+  switch (f.kind) {
+    case core::FaultKind::kCrash:
+      if (start && ++down_[node] == 1) {
+        Completion c;
+        c.kind = Completion::Kind::kNodeDown;
+        c.time = t;
+        c.node = f.node;
+        ready_.push_back(c);
+        fail_node_work(node, true, t);
+      } else if (!start && --down_[node] == 0) {
+        Completion c;
+        c.kind = Completion::Kind::kNodeUp;
+        c.time = t;
+        c.node = f.node;
+        ready_.push_back(c);
+      }
+      break;
+    case core::FaultKind::kLinkDown:
+      if (start && ++link_down_[node] == 1) fail_node_work(node, false, t);
+      if (!start) --link_down_[node];
+      break;
+    case core::FaultKind::kLinkSlow: {
+      std::vector<double>& active = slow_[node];
+      if (start) {
+        active.push_back(f.factor);
+      } else {
+        active.erase(std::find(active.begin(), active.end(), f.factor));
+      }
+      double factor = 1.0;
+      for (const double x : active) factor *= x;
+      links_.set_node_factor(t, node, std::max(factor, 1e-9));
+      schedule_link_check();
+      break;
+    }
+  }
 }
 
 std::optional<Completion> SimBackend::next() {
@@ -90,8 +183,18 @@ std::optional<Completion> SimBackend::next() {
     FLOWKV_CHECK(!engine_.empty(), "work outstanding but no event scheduled");
     const auto e = engine_.pop();
     switch (e.payload.kind) {
-      case Kind::kWorkDone:
+      case Kind::kWorkDone: {
+        // Not on the node's list any more: a crash failed it already.
+        std::vector<uint64_t>& running = on_node_[e.payload.node];
+        const auto it = std::find(running.begin(), running.end(), e.payload.value);
+        if (it == running.end()) break;
+        running.erase(it);
         complete(core::WorkId{e.payload.value}, e.time);
+        break;
+      }
+      case Kind::kFaultStart:
+      case Kind::kFaultEnd:
+        on_fault(e.payload.node, e.payload.kind == Kind::kFaultStart, e.time);
         break;
       case Kind::kTimer: {
         Completion c;
@@ -103,8 +206,12 @@ std::optional<Completion> SimBackend::next() {
       case Kind::kTransferLatencyDone: {
         const uint32_t index = static_cast<uint32_t>(e.payload.value);
         const PendingTransfer t = transfers_[index];
+        transfers_[index].active = false;
         free_transfers_.push_back(index);
-        if (t.bytes <= 0) {
+        if (!t.active) break;  // failed by a fault during its latency phase
+        if (!link_usable(t.src) || !link_usable(t.dst)) {
+          fail(t.id, e.time);
+        } else if (t.bytes <= 0) {
           complete(t.id, e.time);
         } else {
           links_.add(e.time, t.src, t.dst, t.bytes, core::to_int(t.id));

@@ -7,7 +7,11 @@
 //   role flip  its cost;  timer  its delay
 // At equal times completions come before arrivals, and events in the order they were scheduled:
 // a run is a pure function of (scenario, trace). next() returns nullopt when no arrival is left
-// and no iteration, transfer or flip is in flight (pending timers do not count).
+// and no iteration, transfer or flip is in flight (pending timers and faults do not count).
+// Faults (scenario.faults, core/fault_spec.h) are events too: a crash reports kNodeDown, then
+// fails the node's iteration and flip and every transfer from or to it (in submission order);
+// kNodeUp when it ends. A link-down fails the transfers in flight from or to the node and those
+// that reach the wire while it lasts; a link-slow scales the node's ports (sim/link_model.h).
 // The requests must outlive the backend. Not thread-safe; one backend per run.
 #pragma once
 
@@ -38,18 +42,24 @@ class SimBackend final : public core::Backend {
   int64_t arrivals_done() const { return arrivals_done_; }
 
  private:
-  enum class Kind : uint8_t { kWorkDone, kTransferLatencyDone, kLinkCheck, kTimer };
+  enum class Kind : uint8_t { kWorkDone, kTransferLatencyDone, kLinkCheck, kTimer, kFaultStart, kFaultEnd };
   struct Payload {
     Kind kind = Kind::kWorkDone;
+    uint32_t node = 0;   // kWorkDone: the node it runs on; kFault*: index into scenario.faults
     uint64_t value = 0;  // WorkId, transfer index or link generation
   };
   struct PendingTransfer {
     core::WorkId id{};
     uint32_t src = 0, dst = 0;
     int64_t bytes = 0;
+    bool active = false;  // in its per-call latency phase and not failed
   };
   void schedule_link_check();
   void complete(core::WorkId id, core::Time t);
+  void fail(core::WorkId id, core::Time t);
+  void on_fault(size_t index, bool start, core::Time t);
+  void fail_node_work(uint32_t node, bool iterations_too, core::Time t);
+  bool link_usable(uint32_t node) const { return down_[node] == 0 && link_down_[node] == 0; }
 
   const core::Scenario& scenario_;
   std::span<const core::Request> requests_;
@@ -63,6 +73,13 @@ class SimBackend final : public core::Backend {
   std::deque<core::Completion> ready_;
   std::vector<uint64_t> finished_;
   int64_t outstanding_ = 0;  // iterations, transfers and flips in flight
+  // Faults: per node, how many crash / link-down faults are active, the active link-slow
+  // factors, and the iterations and flips in flight (a crash fails them; their scheduled
+  // completion is then ignored).
+  std::vector<int32_t> down_;
+  std::vector<int32_t> link_down_;
+  std::vector<std::vector<double>> slow_;
+  std::vector<std::vector<uint64_t>> on_node_;
 };
 
 }  // namespace flowkv::sim

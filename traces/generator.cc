@@ -331,6 +331,7 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
     }
     trace.requests.push_back(std::move(r));
   }
+  trace.stats.rows = spec.requests;  // one generated row per request, none skipped
   normalize_requests(trace.requests);
   return trace;
 }

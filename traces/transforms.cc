@@ -12,6 +12,12 @@
 namespace flowkv::traces {
 namespace {
 
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
 std::string seconds_text(core::Duration d) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f s", d.seconds());
@@ -23,7 +29,7 @@ std::string seconds_text(core::Duration d) {
 void apply_transforms(Trace& trace, const TraceTransforms& t) {
   if (!(t.rate_scale > 0.0) || !std::isfinite(t.rate_scale)) {
     core::throw_input_error("rate_scale: expected a positive number, got " +
-                            std::to_string(t.rate_scale));
+                            number_text(t.rate_scale));
   }
   if (t.window_start && t.window_end && *t.window_end <= *t.window_start) {
     core::throw_input_error("time window: the end (" + seconds_text(*t.window_end) +
@@ -74,7 +80,7 @@ void apply_transforms(Trace& trace, const TraceTransforms& t) {
     for (auto& r : requests) {
       const double ns = static_cast<double>(r.arrival.ns()) / t.rate_scale;
       if (!(ns < 9.2e18)) {
-        core::throw_input_error("rate_scale " + std::to_string(t.rate_scale) +
+        core::throw_input_error("rate_scale " + number_text(t.rate_scale) +
                                 " stretches the trace beyond the representable time");
       }
       r.arrival = core::Time::from_nanos(std::llround(ns));

@@ -85,6 +85,21 @@ TEST(Metrics, PercentileInterpolatesLikeNumpy) {
   EXPECT_DOUBLE_EQ(percentile_sorted(v, 1.0), 4);
 }
 
+TEST(Metrics, StatOfSelectsTheSamePercentilesAsSorting) {
+  std::mt19937_64 rng(9);
+  for (size_t n : {1u, 2u, 3u, 10u, 101u, 4096u}) {
+    std::vector<double> v;
+    for (size_t i = 0; i < n; ++i) v.push_back(static_cast<double>(rng() % 1000) / 7.0);
+    std::vector<double> sorted = v;
+    std::sort(sorted.begin(), sorted.end());
+    const Stat s = stat_of(v);
+    EXPECT_EQ(s.count, static_cast<int64_t>(n));
+    EXPECT_DOUBLE_EQ(s.p50, percentile_sorted(sorted, 0.5)) << n;
+    EXPECT_DOUBLE_EQ(s.p90, percentile_sorted(sorted, 0.9)) << n;
+    EXPECT_DOUBLE_EQ(s.p99, percentile_sorted(sorted, 0.99)) << n;
+  }
+}
+
 TEST(StreamingHistogram, QuantilesWithinHalfAPercentAndExactMean) {
   std::mt19937_64 rng(3);
   StreamingHistogram h;

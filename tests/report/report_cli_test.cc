@@ -57,11 +57,11 @@ class ReportCli : public ::testing::Test {
 };
 
 TEST_F(ReportCli, WritesOnePageForACompareFolderAndASweepDeterministically) {
-  std::vector<testing::FakeRun> runs(2);
+  std::vector<fixtures::FakeRun> runs(2);
   runs[1].policy = "least-loaded";
   runs[1].slowdown = 1.5;
-  testing::write_fake_compare(dir_ / "cmp", runs);
-  testing::write_fake_sweep(dir_ / "sweep", {"round-robin", "least-loaded"}, {0.5, 1, 2});
+  fixtures::write_fake_compare(dir_ / "cmp", runs);
+  fixtures::write_fake_sweep(dir_ / "sweep", {"round-robin", "least-loaded"}, {0.5, 1, 2});
   const std::string args = (dir_ / "cmp").string() + " " + (dir_ / "sweep").string() + " --title 'A test' -o ";
   const Result a = run_flowkv("report " + args + (dir_ / "out" / "a.html").string());
   ASSERT_EQ(a.exit_code, 0) << a.out;
@@ -76,7 +76,7 @@ TEST_F(ReportCli, WritesOnePageForACompareFolderAndASweepDeterministically) {
 }
 
 TEST_F(ReportCli, AFolderWithoutResultsExits2NamingItAndWritesNothing) {
-  testing::write_fake_run(dir_ / "good", testing::FakeRun{});
+  fixtures::write_fake_run(dir_ / "good", fixtures::FakeRun{});
   fs::create_directories(dir_ / "nothing-here");
   const fs::path out = dir_ / "r.html";
   const Result r = run_flowkv("report " + (dir_ / "good").string() + " " + (dir_ / "nothing-here").string() + " -o " +

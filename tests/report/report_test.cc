@@ -22,7 +22,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace flowkv;
-using flowkv::testing::FakeRun;
+using flowkv::fixtures::FakeRun;
 
 class Report : public ::testing::Test {
  protected:
@@ -81,8 +81,8 @@ TEST_F(Report, TwoRunsGiveEveryFigureWithOneSeriesPerRun) {
   b.slowdown = 1.7;
   b.seed = 2;
   b.failed_every = 25;
-  testing::write_fake_run(dir_ / "rr", a);
-  testing::write_fake_run(dir_ / "ll", b);
+  fixtures::write_fake_run(dir_ / "rr", a);
+  fixtures::write_fake_run(dir_ / "ll", b);
   const report::ReportInput in = report::load_results({dir_ / "rr", dir_ / "ll"});
   ASSERT_EQ(in.runs.size(), 2u);
   EXPECT_EQ(in.runs[0].label, "round-robin");
@@ -114,9 +114,9 @@ TEST_F(Report, TwoRunsGiveEveryFigureWithOneSeriesPerRun) {
 
 TEST_F(Report, SamePolicyTwiceGetsDistinctLabels) {
   FakeRun a;
-  testing::write_fake_run(dir_ / "first", a);
+  fixtures::write_fake_run(dir_ / "first", a);
   a.seed = 9;
-  testing::write_fake_run(dir_ / "second", a);
+  fixtures::write_fake_run(dir_ / "second", a);
   const report::ReportInput in = report::load_results({dir_ / "first", dir_ / "second"});
   ASSERT_EQ(in.runs.size(), 2u);
   EXPECT_EQ(in.runs[0].label, "round-robin (first)");
@@ -130,7 +130,7 @@ TEST_F(Report, CompareFolderGivesOneRunPerPolicyWithItsRequests) {
   runs[1].slowdown = 1.3;
   runs[2].policy = "flowkv";
   runs[2].slowdown = 0.8;
-  testing::write_fake_compare(dir_ / "cmp", runs);
+  fixtures::write_fake_compare(dir_ / "cmp", runs);
   const report::ReportInput in = report::load_results({dir_ / "cmp"});
   ASSERT_EQ(in.runs.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
@@ -147,7 +147,7 @@ TEST_F(Report, CompareFolderGivesOneRunPerPolicyWithItsRequests) {
 TEST_F(Report, CompareWithoutSubFoldersStillShowsItsSummaries) {
   std::vector<FakeRun> runs(2);
   runs[1].policy = "least-loaded";
-  testing::write_fake_compare(dir_ / "cmp", runs);
+  fixtures::write_fake_compare(dir_ / "cmp", runs);
   fs::remove_all(dir_ / "cmp" / "least-loaded");
   const report::ReportInput in = report::load_results({dir_ / "cmp"});
   ASSERT_EQ(in.runs.size(), 2u);
@@ -160,7 +160,7 @@ TEST_F(Report, CompareWithoutSubFoldersStillShowsItsSummaries) {
 }
 
 TEST_F(Report, SweepGivesRatePlotsWithOneLinePerPolicyAndTheSlo) {
-  testing::write_fake_sweep(dir_ / "sw", {"round-robin", "flowkv"}, {0.5, 1.0, 2.0});
+  fixtures::write_fake_sweep(dir_ / "sw", {"round-robin", "flowkv"}, {0.5, 1.0, 2.0});
   const report::ReportInput in = report::load_results({dir_ / "sw"});
   ASSERT_EQ(in.sweeps.size(), 1u);
   EXPECT_EQ(in.sweeps[0].cells.size(), 6u);
@@ -183,8 +183,8 @@ TEST_F(Report, SweepGivesRatePlotsWithOneLinePerPolicyAndTheSlo) {
 
 TEST_F(Report, TimelineCountersGiveKvOverTimeWithRoleFlips) {
   FakeRun a;
-  testing::write_fake_run(dir_ / "run", a);
-  testing::write_text(dir_ / "run" / "timeline.json", R"({"traceEvents": [
+  fixtures::write_fake_run(dir_ / "run", a);
+  fixtures::write_text(dir_ / "run" / "timeline.json", R"({"traceEvents": [
     {"ph": "M", "name": "process_name", "pid": 1, "args": {"name": "P0"}},
     {"ph": "M", "name": "process_name", "pid": 2, "args": {"name": "D0"}},
     {"ph": "X", "name": "prefill", "pid": 1, "tid": 1, "ts": 0, "dur": 5},
@@ -209,7 +209,7 @@ TEST_F(Report, TimelineCountersGiveKvOverTimeWithRoleFlips) {
 TEST_F(Report, BigRunsAreDownsampledDeterministically) {
   FakeRun a;
   a.requests = 20000;
-  testing::write_fake_run(dir_ / "big", a);
+  fixtures::write_fake_run(dir_ / "big", a);
   const report::ReportInput in = report::load_results({dir_ / "big"});
   const std::string html = report::build_report_html(in, {});
   const std::string scatter = svg_with_id(html, "transfer-vs-prompt");
@@ -247,20 +247,20 @@ TEST_F(Report, MalformedFilesNameTheFileAndWhere) {
     }
   };
   // Truncated JSON.
-  const nlohmann::ordered_json summary = testing::write_fake_run(dir_ / "run", a);
-  testing::write_text(dir_ / "run" / "summary.json", summary.dump().substr(0, 200));
+  const nlohmann::ordered_json summary = fixtures::write_fake_run(dir_ / "run", a);
+  fixtures::write_text(dir_ / "run" / "summary.json", summary.dump().substr(0, 200));
   expect_error((dir_ / "run" / "summary.json").string() + ": malformed JSON");
   // A key of the wrong type.
   nlohmann::ordered_json bad = summary;
   bad["ttft_s"]["p90"] = "fast";
-  testing::write_text(dir_ / "run" / "summary.json", bad.dump());
+  fixtures::write_text(dir_ / "run" / "summary.json", bad.dump());
   expect_error("summary.json: ttft_s.p90: expected a number, got string \"fast\"");
   bad = summary;
   bad["nodes"][1].erase("utilization");
-  testing::write_text(dir_ / "run" / "summary.json", bad.dump());
+  fixtures::write_text(dir_ / "run" / "summary.json", bad.dump());
   expect_error("summary.json: nodes[1].utilization: expected a number, missing");
   // A bad requests.csv row names its line and column.
-  testing::write_fake_run(dir_ / "run", a);
+  fixtures::write_fake_run(dir_ / "run", a);
   std::ifstream in(dir_ / "run" / "requests.csv");
   std::string header, row1, row2;
   std::getline(in, header);
@@ -277,14 +277,14 @@ TEST_F(Report, MalformedFilesNameTheFileAndWhere) {
   fields[3] = "abc";  // prompt_tokens
   std::string bad_row;
   for (const std::string& f : fields) bad_row += (bad_row.empty() ? "" : ",") + f;
-  testing::write_text(dir_ / "run" / "requests.csv", header + "\n" + row1 + "\n" + bad_row + "\n");
+  fixtures::write_text(dir_ / "run" / "requests.csv", header + "\n" + row1 + "\n" + bad_row + "\n");
   expect_error("requests.csv:3: column 'prompt_tokens': expected a number, got 'abc'");
-  testing::write_text(dir_ / "run" / "requests.csv", header + "\n" + row1 + ",extra\n");
+  fixtures::write_text(dir_ / "run" / "requests.csv", header + "\n" + row1 + ",extra\n");
   expect_error("requests.csv:2: expected 25 fields, found 26");
-  testing::write_text(dir_ / "run" / "requests.csv", "id,status\n");
+  fixtures::write_text(dir_ / "run" / "requests.csv", "id,status\n");
   expect_error("requests.csv:1: missing column 'prompt_tokens'");
   // A sweep cell whose folder is missing.
-  testing::write_fake_sweep(dir_ / "sw", {"rr"}, {1.0});
+  fixtures::write_fake_sweep(dir_ / "sw", {"rr"}, {1.0});
   fs::remove_all(dir_ / "sw" / "rr-x100");
   try {
     report::load_results({dir_ / "sw"});

@@ -19,7 +19,7 @@
 #include "core/scenario.h"
 #include "core/streaming_histogram.h"
 
-namespace flowkv::testing {
+namespace flowkv::fixtures {
 
 namespace fs = std::filesystem;
 
@@ -169,4 +169,4 @@ inline void write_fake_sweep(const fs::path& dir, const std::vector<std::string>
   write_text(dir / "sweep.json", s.dump(2));
 }
 
-}  // namespace flowkv::testing
+}  // namespace flowkv::fixtures

@@ -45,9 +45,9 @@ struct Fixture {
 
 Fixture hand_made_run() {
   Fixture f;
-  testing::FakeRun fr;
+  fixtures::FakeRun fr;
   fr.policy = "least-loaded";
-  f.scenario = testing::fake_scenario(fr);
+  f.scenario = fixtures::fake_scenario(fr);
   f.scenario.model.name = "llama-3.1-8b";
   f.scenario.global.name = "least-loaded";
   f.records.push_back(completed(0, 100, 11, 0.0, 0.1, 1.1));  // TTFT 0.1, E2E 1.1, TPOT 0.1

@@ -97,7 +97,7 @@ TEST(Transforms, BadValuesAndEmptyWindow) {
   TraceTransforms x;
   x.rate_scale = 0.0;
   EXPECT_EQ(input_error_of([&] { apply_transforms(t, x); }),
-            "rate_scale: expected a positive number, got 0.000000");
+            "rate_scale: expected a positive number, got 0");
   x = {};
   x.window_start = core::Duration::seconds(100);
   EXPECT_EQ(input_error_of([&] { apply_transforms(t, x); }),

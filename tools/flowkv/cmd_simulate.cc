@@ -5,10 +5,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
 #include "core/scenario.h"
+#include "core/timeline.h"
 #include "sim/run.h"
 #include "tools/flowkv/command.h"
 
@@ -20,7 +22,8 @@ namespace fs = std::filesystem;
 const char* const kUsage =
     "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
     "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
-    "[--seed S] [--set json.path=value]... [--out DIR] [--quiet]";
+    "[--seed S] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
+    "[--timeline] [--timeline-window START:END] [--quiet]";
 
 void print_stat_row(const char* name, const core::Stat& s, double scale, const char* unit) {
   std::printf("  %-14s %10.3f %10.3f %10.3f %10.3f  %s\n", name, s.mean * scale, s.p50 * scale,
@@ -55,6 +58,12 @@ void print_summary(const core::Scenario& sc, const sim::SimResult& r, const fs::
   std::printf("KV transfers: %lld calls, %.3f GB; role flips: %lld\n",
               static_cast<long long>(m.transfer_calls_total), static_cast<double>(m.transfer_bytes_total) / 1e9,
               static_cast<long long>(m.role_flips));
+  if (!sc.faults.empty()) {
+    std::printf("faults: %zu injected, %lld node failures; recovered %lld by re-prefill, %lld by re-transfer, "
+                "%lld rerouted\n",
+                sc.faults.size(), static_cast<long long>(m.node_failures), static_cast<long long>(m.recoveries.reprefill),
+                static_cast<long long>(m.recoveries.retransfer), static_cast<long long>(m.recoveries.reroute));
+  }
   std::printf("  %-6s %-10s %-10s %6s %9s %8s %12s\n", "node", "gpu", "role", "util", "KV mean", "KV peak",
               "preemptions");
   for (const core::NodeMetrics& n : m.nodes) {
@@ -85,7 +94,13 @@ int simulate(const Args& args) {
       ("rate-scale", po::value<double>(), "multiply the arrival rate (workload.rate_scale)")
       ("seed", po::value<uint64_t>(), "random seed")
       ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
+      ("fault", po::value<std::vector<std::string>>()->composing(),
+       "inject a fault: node=N,at=SECONDS[,for=SECONDS][,kind=crash|link-slow|link-down][,factor=F] "
+       "(repeatable; docs/reliability.md)")
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>)")
+      ("timeline", "also write DIR/timeline.json (Chrome trace format: Perfetto, chrome://tracing; docs/timeline.md)")
+      ("timeline-window", po::value<std::string>(),
+       "keep only the timeline events that touch START:END (seconds of virtual time; implies --timeline)")
       ("quiet", "no progress bar");
   po::variables_map vm;
   if (!parse_args(kUsage, args, opts, {}, vm)) return 0;
@@ -103,12 +118,23 @@ int simulate(const Args& args) {
   }
   if (vm.count("seed")) o.seed = vm["seed"].as<uint64_t>();
   if (vm.count("set")) o.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("fault")) o.faults = vm["fault"].as<std::vector<std::string>>();
+  std::optional<core::TimelineWindow> timeline_window;
+  if (vm.count("timeline-window")) timeline_window = core::parse_timeline_window(vm["timeline-window"].as<std::string>());
+  const bool want_timeline = vm.count("timeline") || timeline_window;
 
   const core::Scenario scenario = core::load_scenario(scenario_path, o);
   const traces::Trace trace = sim::load_scenario_trace(scenario);
   const fs::path out = out_dir.empty() ? fs::path("results") / scenario.name : fs::path(out_dir);
 
   sim::SimOptions sopts;
+  // timeline.json streams into the output folder during the run and is renamed into place with
+  // the other files (core/result_files.h), so a failed run leaves none of them.
+  core::OutputDir dir(out);
+  if (want_timeline) {
+    sopts.timeline = &dir.open("timeline.json");
+    sopts.timeline_window = timeline_window;
+  }
   const bool bar = !vm.count("quiet") && ::isatty(STDERR_FILENO);
   if (bar) {
     sopts.progress = [](int64_t arrived, int64_t finished, int64_t total) {
@@ -123,8 +149,16 @@ int simulate(const Args& args) {
   }
   const sim::SimResult result = sim::simulate(scenario, trace, sopts);
   if (bar) std::fprintf(stderr, "\r%*s\r", 90, "");
-  sim::write_results(result, scenario, out);
+  sim::write_results(result, scenario, dir);
+  dir.commit();
   print_summary(scenario, result, out);
+  if (result.timeline) {
+    const core::TimelineStats& t = *result.timeline;
+    std::fprintf(stderr, "timeline: wrote %s: %.1f MB, %lld events", (out / "timeline.json").string().c_str(),
+                 static_cast<double>(t.bytes) / 1e6, static_cast<long long>(t.events));
+    if (timeline_window) std::fprintf(stderr, " (%lld outside the window left out)", static_cast<long long>(t.dropped));
+    std::fprintf(stderr, "\n");
+  }
   return 0;
 }
 
