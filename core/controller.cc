@@ -495,7 +495,9 @@ void Controller::submit_transfer(Slot slot) {
   r.transfer = make_work_id(kTransferWork, slot);
   r.transfer_started = now_;
   RequestRecord& rec = record(slot);
-  if (!rec.transfer_start.has_value()) rec.transfer_start = now_;
+  // The transfer milestones are those of the transfer that carries the first token's KV (the
+  // last one before it is delivered: earlier ones failed).
+  if (r.tokens == 0) rec.transfer_start = now_;
   rec.transfer_calls += static_cast<int32_t>(std::min<int64_t>(cost.calls, INT32_MAX - rec.transfer_calls));
   rec.transfer_bytes += cost.bytes;
   ++totals_.transfers;
@@ -525,7 +527,7 @@ void Controller::on_transfer_done(Slot slot, WorkState state) {
   release_blocks(p, r.prefill_blocks);
   ++d.transfers_in;
   r.kv_tokens = r.prefill_target;
-  if (!rec.transfer_end.has_value()) rec.transfer_end = now_;
+  if (r.tokens == 0) rec.transfer_end = now_;
   deliver_token(slot);
   d.ready.push_back(slot);
   mark(d);

@@ -51,15 +51,15 @@ void Controller::on_node_down(NodeState& n) {
   }
   // Prefilled elsewhere, waiting for blocks here: the KV is intact on its prefill node.
   for (const Slot s : n.pending_in) hits.emplace_back(s, RecoverySituation::kDecodeGone);
-  for (auto* queue : {&n.ready, &n.decoding}) {
-    for (const Slot s : *queue) {
-      LiveRequest& r = live_[s];
-      release_blocks(n, r.decode_blocks);
-      r.decode_block_count = 0;
-      r.kv_tokens = 0;
-      hits.emplace_back(s, RecoverySituation::kKvLost);
-    }
-  }
+  auto drop_decode_kv = [&](Slot s) {
+    LiveRequest& r = live_[s];
+    release_blocks(n, r.decode_blocks);
+    r.decode_block_count = 0;
+    r.kv_tokens = 0;
+    hits.emplace_back(s, RecoverySituation::kKvLost);
+  };
+  for (const Slot s : n.ready) drop_decode_kv(s);
+  for (const Slot s : n.decoding) drop_decode_kv(s);
   n.waiting.clear();
   n.prefilling.clear();
   n.pending_in.clear();
@@ -238,6 +238,9 @@ void Controller::requeue(Slot slot, NodeId prefill, NodeId decode) {
   p.queued_prefill_tokens += r.prefill_target;
   nodes_[to_int(decode)].assigned_decode_tokens += r.output_tokens - r.generated;
   RequestRecord& rec = record(slot);
+  // No token delivered yet: whichever way the first one now goes, it is not through the
+  // transfer that was attempted (core/request_record.h).
+  if (r.tokens == 0) rec.transfer_start = OptTime();
   rec.prefill_node = static_cast<uint16_t>(to_int(prefill));
   rec.decode_node = static_cast<uint16_t>(to_int(decode));
   mark(p);

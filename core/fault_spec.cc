@@ -107,6 +107,13 @@ std::vector<FaultSpec> parse_faults(const json& faults, const std::vector<std::s
 }
 
 json fault_flag_to_json(const std::string& text) {
+  // Command-line bytes need not be UTF-8; JSON text must be, or printing it fails later.
+  try {
+    (void)json(text).dump();
+  } catch (const json::type_error& e) {
+    throw_input_error("--fault " + json(text).dump(-1, ' ', false, json::error_handler_t::replace) +
+                      ": not valid UTF-8 text");
+  }
   const std::string flag = "--fault " + text;
   auto bad = [&](const std::string& why) {
     throw_input_error(flag + ": " + why +

@@ -122,6 +122,8 @@ ModelSpec parse_model_config(const std::string& json_text, const std::string& so
   } catch (const json::parse_error& e) {
     throw_input_error(source + ":" + std::to_string(line_of(json_text, e.byte)) +
                       ": not valid JSON (" + e.what() + ")");
+  } catch (const json::out_of_range& e) {  // a number too large for a double, e.g. 1e999
+    throw_input_error(source + ": not valid JSON (" + e.what() + ")");
   }
   if (!root.is_object()) throw_input_error(source + ": expected a JSON object (a config.json)");
   const Reader r(root, source);

@@ -55,8 +55,9 @@ struct RequestRecord {
   OptTime queued;          // placed in its prefill node's queue
   OptTime prefill_start;   // its first prefill iteration began
   OptTime prefill_end;     // its first prefill completed (the first output token exists)
-  OptTime transfer_start;  // first KV transfer submitted
-  OptTime transfer_end;    // first KV transfer completed
+  OptTime transfer_start;  // the KV transfer that carried the first token began (after a failed
+  OptTime transfer_end;    // transfer, the one that succeeded); empty if the first token came
+                           // without one (colocated, or re-prefilled on a colocated node)
   OptTime first_token;     // first output token delivered to the client
   OptTime last_token;
   OptTime finish;          // completed or failed

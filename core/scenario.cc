@@ -309,10 +309,19 @@ json read_scenario_json(const fs::path& path) {
     const size_t byte = std::min<size_t>(e.byte, s.size());
     const auto line = 1 + std::count(s.begin(), s.begin() + static_cast<std::ptrdiff_t>(byte), '\n');
     throw_input_error(path.string() + ":" + std::to_string(line) + ": not valid JSON (" + e.what() + ")");
+  } catch (const json::out_of_range& e) {  // a number too large for a double, e.g. 1e999
+    throw_input_error(path.string() + ": not valid JSON (" + e.what() + ")");
   }
 }
 
 void apply_set(json& root, const std::string& assignment) {
+  // Command-line bytes need not be UTF-8; JSON text must be, or printing it fails later.
+  try {
+    (void)json(assignment).dump();
+  } catch (const json::type_error& e) {
+    throw_input_error("--set " + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
+                      ": not valid UTF-8 text (" + e.what() + ")");
+  }
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw_input_error("--set " + assignment + ": expected json.path=value, e.g. workload.max_requests=100");
@@ -322,7 +331,7 @@ void apply_set(json& root, const std::string& assignment) {
   json value;
   try {
     value = json::parse(text);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, or out_of_range for a number like 1e999
     value = text;  // a bare word: a string
   }
   const std::vector<PathStep> steps = parse_path(path, assignment);

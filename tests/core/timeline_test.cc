@@ -232,7 +232,7 @@ TEST(Timeline, FileLoadsAndShowsTheRun) {
   EXPECT_EQ(doc["displayTimeUnit"], "ms");
 
   // Timestamps: microseconds with exactly three decimals, never exponents.
-  const std::regex bad_ts(R"("(ts|dur)":(-?\d+(\.\d{0,2}|\.\d{4,})?[,}]|[^-\d]))");
+  const std::regex bad_ts(R"re("(ts|dur)":(-?\d+(\.\d{0,2}|\.\d{4,})?[,}]|[^-\d]))re");
   EXPECT_FALSE(std::regex_search(r.text, bad_ts));
 
   std::map<int64_t, std::string> process_names;

@@ -123,7 +123,7 @@ Checked run_checked(uint64_t seed) {
   int64_t completed = 0, failed = 0;
   for (const RequestRecord& r : c.records()) {
     const std::string who = "seed " + std::to_string(seed) + " request " + std::to_string(core::to_int(r.id));
-    ASSERT_NE(r.status, RequestStatus::kPending) << who;
+    EXPECT_NE(r.status, RequestStatus::kPending) << who;
     EXPECT_TRUE(r.finish.has_value()) << who;
     EXPECT_LE(r.arrival, r.finish.value()) << who;
     if (r.status == RequestStatus::kFailed) {
@@ -145,8 +145,10 @@ Checked run_checked(uint64_t seed) {
     chain.push_back(r.last_token);
     chain.push_back(r.finish);
     for (size_t i = 1; i < chain.size(); ++i) {
-      ASSERT_TRUE(chain[i].has_value()) << who << " milestone " << i;
-      EXPECT_LE(chain[i - 1].value(), chain[i].value()) << who << " milestone " << i;
+      EXPECT_TRUE(chain[i].has_value()) << who << " milestone " << i;
+      if (chain[i].has_value() && chain[i - 1].has_value()) {
+        EXPECT_LE(chain[i - 1].value(), chain[i].value()) << who << " milestone " << i;
+      }
     }
   }
   EXPECT_EQ(completed + failed, total) << "seed " << seed;

@@ -291,7 +291,7 @@ TEST(Faults, NoNodeLeftFailsWithNoRoutableNode) {
     r.id = core::RequestId{static_cast<uint64_t>(i)};
     r.arrival = Time::zero() + core::Duration::millis(50 * i);
     r.prompt_tokens = 800;
-    r.output_tokens = 100;
+    r.output_tokens = 10;
     t.requests.push_back(r);
   }
   const Outcome o = run(with_fault(j, "D0", Time::zero() + core::Duration::millis(500)), t);
@@ -299,7 +299,9 @@ TEST(Faults, NoNodeLeftFailsWithNoRoutableNode) {
   EXPECT_GT(o.metrics.completed, 0);
   EXPECT_GT(o.metrics.failed_by_reason.at("no_routable_node"), 10);
   for (const RequestRecord& r : o.records) {
-    if (r.status == RequestStatus::kFailed) EXPECT_EQ(r.failure, FailureReason::kNoRoutableNode);
+    if (r.status == RequestStatus::kFailed) {
+      EXPECT_EQ(r.failure, FailureReason::kNoRoutableNode);
+    }
   }
 }
 
@@ -322,7 +324,9 @@ TEST(Faults, ColocatedNodeCrashMovesItsRequests) {
   for (const RequestRecord& r : o.records) {
     EXPECT_EQ(r.tokens, r.output_tokens);
     expect_in_order(r);
-    if (r.finish.value() > Time::zero() + core::Duration::millis(700)) EXPECT_NE(r.decode_node, 1);
+    if (r.finish.value() > Time::zero() + core::Duration::millis(700)) {
+      EXPECT_NE(r.decode_node, 1);
+    }
   }
 }
 

@@ -433,7 +433,9 @@ Timeline read_timeline_json(const fs::path& file) {
   for (const json& e : *events) {
     if (member(e, "ph") && e["ph"] == "M" && member(e, "name") && e["name"] == "process_name" && member(e, "pid") &&
         e["pid"].is_number_integer() && member(e, "args") && member(e["args"], "name") && e["args"]["name"].is_string()) {
-      process_name[e["pid"].get<int64_t>()] = e["args"]["name"].get<std::string>();
+      // "P0 (H100-SXM, prefill)" names node P0.
+      const std::string full = e["args"]["name"].get<std::string>();
+      process_name[e["pid"].get<int64_t>()] = full.substr(0, full.find(" ("));
     }
   }
   auto node_of = [&](const json& e) {
@@ -462,7 +464,8 @@ Timeline read_timeline_json(const fs::path& file) {
         track.node = node_of(e);
         track.counter = counter;
         track.t_s.push_back(t_s);
-        track.value.push_back(v.get<double>());
+        // A counter whose argument is "%" (core/timeline.h: "KV usage" {"%": 37.5}) is a percentage.
+        track.value.push_back(key == "%" ? v.get<double>() / 100 : v.get<double>());
       }
     } else if ((*ph == "i" || *ph == "I") &&
                (ln.find("role") != std::string::npos || ln.find("flip") != std::string::npos)) {

@@ -55,7 +55,9 @@ struct RequestTable {
   size_t size() const { return prompt_tokens.size(); }
 };
 
-// Counter tracks and role flips from a Chrome-trace timeline.json, per node (process name).
+// Counter tracks and role flips from a Chrome-trace timeline.json (core/timeline.h writes it),
+// per node: the process name up to " (", so "P0 (H100-SXM, prefill)" is node P0. A counter
+// argument named "%" is a percentage and is stored as a fraction.
 struct UsageTrack {
   std::string node;
   std::string counter;  // the counter's name, e.g. "kv_usage"
