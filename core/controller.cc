@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/lru_prefix_cache.h"
 
 namespace flowkv::core {
 namespace {
@@ -45,6 +46,12 @@ Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOpt
     n.routable = !spec.standby;
     n.kv = make_allocator(scenario_.allocator, spec.layout.geometry.num_blocks);
     n.usage_since = backend_.now();
+    if (scenario_.prefix_cache_blocks != 0) {
+      // Pool-sized: as many 512-token blocks as the pool holds tokens (kv.prefix_cache: true).
+      const int64_t pool = spec.layout.geometry.num_blocks * spec.layout.geometry.block_size / kPrefixHashBlockTokens;
+      n.prefix_cache = std::make_unique<LruPrefixCache>(
+          scenario_.prefix_cache_blocks > 0 ? scenario_.prefix_cache_blocks : std::max<int64_t>(pool, 1));
+    }
   }
   loads_.resize(nodes_.size());
   is_marked_.assign(nodes_.size(), 0);
@@ -160,6 +167,7 @@ void Controller::refresh_snapshot() {
     l.role = n.role;
     l.routable = n.routable && !n.down;
     l.busy = n.busy;
+    l.busy_time = n.busy_time + (n.busy ? now_ - n.work_start : Duration::zero());
     l.flipping = n.flip_requested || n.flipping;
     l.queued_prefill_tokens = n.queued_prefill_tokens;
     l.queued_prefill_requests = static_cast<int32_t>(n.waiting.size() + n.prefilling.size());
@@ -239,8 +247,14 @@ void Controller::on_arrival(const Request& req) {
   r.prompt_tokens = req.prompt_tokens;
   r.output_tokens = req.output_tokens;
   r.prefill_target = req.prompt_tokens;
-  r.cached_tokens = std::clamp<int64_t>(d.cached_prompt_tokens, 0, req.prompt_tokens - 1);
   NodeState& p = nodes_[to_int(d.prefill)];
+  // A node with a prefix cache knows what it holds; the policy's figure counts only without one.
+  const int64_t cached = p.prefix_cache ? p.prefix_cache->lookup(req) : d.cached_prompt_tokens;
+  r.cached_tokens = std::clamp<int64_t>(cached, 0, req.prompt_tokens - 1);
+  if (p.prefix_cache) {
+    p.prefix_prompt_tokens += req.prompt_tokens;
+    p.prefix_hit_tokens += r.cached_tokens;
+  }
   p.waiting.push_back(slot);
   p.queued_prefill_tokens += r.prefill_target - r.cached_tokens;
   nodes_[to_int(d.decode)].assigned_decode_tokens += r.output_tokens;
@@ -357,7 +371,7 @@ void Controller::start_node(NodeState& node) {
     node.flip_requested = false;
     node.flipping = true;
     node.flip_work = make_work_id(kFlipWork, to_int(node.id));
-    submit(RoleFlip{node.flip_work, node.id, node.flip_role, node.flip_routable, scenario_.cost.role_flip});
+    submit(RoleFlip{node.flip_work, node.id, node.flip_role, node.flip_routable, node.flip_cost});
     return;
   }
   pool_ = live_.data();
@@ -546,6 +560,7 @@ void Controller::on_timer() {
     n.flip_requested = true;
     n.flip_role = c.role;
     n.flip_routable = c.routable;
+    n.flip_cost = c.cost.value_or(scenario_.cost.role_flip);
     mark(n);
   }
   timer_work_ = make_work_id(kTimerWork, 0);
@@ -555,10 +570,18 @@ void Controller::on_timer() {
 void Controller::on_flip_done(NodeState& node, WorkState state) {
   node.flipping = false;
   if (state == WorkState::kCompleted) {
+    // A change of the routable set is an elastic join or leave; a role change of a node that
+    // stays routable is a role flip.
+    if (!node.routable && node.flip_routable) {
+      ++node.elastic_joins;
+    } else if (node.routable && !node.flip_routable) {
+      ++node.elastic_leaves;
+    } else if (node.role != node.flip_role) {
+      ++node.role_flips;
+      ++totals_.role_flips;
+    }
     node.role = node.flip_role;
     node.routable = node.flip_routable;
-    ++node.role_flips;
-    ++totals_.role_flips;
   }
   mark(node);
 }

@@ -20,6 +20,18 @@ bool erase_slot(Container& c, Slot s) {
   return true;
 }
 
+// A request leaving a live node's queues while that node's iteration is running: the
+// iteration still runs (its cost is spent) but must not credit the request when it completes.
+void drop_from_iteration(NodeState& node, Slot s) {
+  if (!node.busy) return;
+  for (size_t k = 0; k < node.it_prefill_slots.size(); ++k) {
+    if (node.it_prefill_slots[k] != s) continue;
+    node.it_prefill_slots.erase(node.it_prefill_slots.begin() + static_cast<std::ptrdiff_t>(k));
+    node.it_prefill.erase(node.it_prefill.begin() + static_cast<std::ptrdiff_t>(k));
+    return;
+  }
+}
+
 }  // namespace
 
 void Controller::on_node_down(NodeState& n) {
@@ -161,6 +173,12 @@ void Controller::recover(Slot slot, RecoverySituation situation, NodeState* fail
   const RecoveryDecision d = recovery_->decide(c, snapshot_);
   NodeState& blame = failed ? *failed : nodes_[to_int(r.decode_node)];
   const std::string& policy = scenario_.recovery.name;
+  // Only a request whose decode node died while it was queued or prefilling on a live node is
+  // still in a queue (and maybe in that node's running iteration).
+  const bool in_prefill_queue = situation == RecoverySituation::kDecodeGone && r.prefill_done < r.prefill_target;
+  if (in_prefill_queue && d.action != RecoveryAction::kRedirect) {
+    drop_from_iteration(nodes_[to_int(r.prefill_node)], slot);
+  }
 
   switch (d.action) {
     case RecoveryAction::kFail:
@@ -197,9 +215,7 @@ void Controller::recover(Slot slot, RecoverySituation situation, NodeState* fail
                    "recovery policy '" + policy + "' picked an ineligible prefill node");
       FLOWKV_CHECK(to_int(d.decode) < nodes_.size() && loads_[to_int(d.decode)].eligible_decode,
                    "recovery policy '" + policy + "' picked an ineligible decode node");
-      // Only a request whose decode node died while it was queued or prefilling on a live node
-      // is still in a queue.
-      if (situation == RecoverySituation::kDecodeGone && r.prefill_done < r.prefill_target) {
+      if (in_prefill_queue) {
         NodeState& p = nodes_[to_int(r.prefill_node)];
         if (erase_slot(p.waiting, slot)) p.queued_prefill_tokens -= r.prefill_target - r.cached_tokens;
         if (erase_slot(p.prefilling, slot)) p.queued_prefill_tokens -= r.prefill_target - r.prefill_done;

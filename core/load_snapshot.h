@@ -23,6 +23,7 @@ struct NodeLoad {
   NodeRole role = NodeRole::kPrefill;
   bool routable = true;               // false for standby nodes and nodes that left
   bool busy = false;                  // an iteration is running
+  Duration busy_time;                 // time spent in iterations since the start (running one included)
   bool flipping = false;              // a role flip is requested or running
   // Prefill side.
   int64_t queued_prefill_tokens = 0;  // prompt tokens routed here and not yet computed

@@ -117,6 +117,13 @@ RunMetrics compute_metrics(const Scenario& scenario, std::span<const RequestReco
     x.transfers_in = n.transfers_in;
     x.role_flips = n.role_flips;
     m.role_flips += n.role_flips;
+    x.elastic_joins = n.elastic_joins;
+    x.elastic_leaves = n.elastic_leaves;
+    m.elastic_joins += n.elastic_joins;
+    m.elastic_leaves += n.elastic_leaves;
+    x.prefix_hit_tokens = n.prefix_hit_tokens;
+    m.prefix_prompt_tokens += n.prefix_prompt_tokens;
+    m.prefix_hit_tokens += n.prefix_hit_tokens;
     x.failures = n.failures;
     m.node_failures += n.failures;
     m.recoveries.reprefill += n.recoveries_reprefill;

@@ -54,6 +54,9 @@ struct NodeMetrics {
   int64_t transfers_out = 0;
   int64_t transfers_in = 0;
   int64_t role_flips = 0;
+  int64_t elastic_joins = 0;
+  int64_t elastic_leaves = 0;
+  int64_t prefix_hit_tokens = 0;
   int64_t failures = 0;       // times the node went down (injected faults)
 };
 
@@ -79,6 +82,12 @@ struct RunMetrics {
   double goodput_rps = 0;
   double slo_attainment = 0;  // good / completed
   int64_t role_flips = 0;
+  int64_t elastic_joins = 0;   // standby nodes that became routable
+  int64_t elastic_leaves = 0;  // nodes that stopped being routable
+  // Prefix caches: prompt tokens of requests routed to a node with a cache, and of those the
+  // tokens found cached (hit_rate = hit / prompt; 0 without caches).
+  int64_t prefix_prompt_tokens = 0;
+  int64_t prefix_hit_tokens = 0;
   int64_t node_failures = 0;
   RecoveryCounts recoveries;
   std::vector<NodeMetrics> nodes;

@@ -85,6 +85,7 @@ struct NodeState {
   WorkId flip_work{};
   NodeRole flip_role = NodeRole::kPrefill;
   bool flip_routable = true;
+  Duration flip_cost;             // of the change requested (a join's start-up, a flip's cost)
 
   // Load figures (LoadSnapshot reads them).
   int64_t queued_prefill_tokens = 0;
@@ -103,6 +104,10 @@ struct NodeState {
   int64_t transfers_out = 0;
   int64_t transfers_in = 0;
   int64_t role_flips = 0;
+  int64_t elastic_joins = 0;          // became routable (a standby node joining)
+  int64_t elastic_leaves = 0;         // stopped being routable
+  int64_t prefix_prompt_tokens = 0;   // prompt tokens of requests routed here (with a prefix cache)
+  int64_t prefix_hit_tokens = 0;      // of those, found in the node's prefix cache
   NodeRole initial_role = NodeRole::kPrefill;
   // Failures of this node and the recoveries they caused (core/recovery.h).
   int64_t failures = 0;

@@ -90,6 +90,18 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
   s["slo_attainment"] = round9(m.slo_attainment);
   s["makespan_s"] = round9(m.makespan_s);
   s["role_flips"] = m.role_flips;
+  ordered_json elastic = ordered_json::object();
+  elastic["joins"] = m.elastic_joins;
+  elastic["leaves"] = m.elastic_leaves;
+  s["elastic"] = std::move(elastic);
+  ordered_json prefix = ordered_json::object();
+  prefix["enabled"] = scenario.prefix_cache_blocks != 0;
+  prefix["prompt_tokens"] = m.prefix_prompt_tokens;
+  prefix["hit_tokens"] = m.prefix_hit_tokens;
+  prefix["hit_rate"] = round9(m.prefix_prompt_tokens > 0 ? static_cast<double>(m.prefix_hit_tokens) /
+                                                             static_cast<double>(m.prefix_prompt_tokens)
+                                                       : 0.0);
+  s["prefix_cache"] = std::move(prefix);
   ordered_json nodes = ordered_json::array();
   for (const NodeMetrics& n : m.nodes) {
     ordered_json o = ordered_json::object();
@@ -108,6 +120,9 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
     o["transfers_out"] = n.transfers_out;
     o["transfers_in"] = n.transfers_in;
     o["role_flips"] = n.role_flips;
+    o["elastic_joins"] = n.elastic_joins;
+    o["elastic_leaves"] = n.elastic_leaves;
+    o["prefix_hit_tokens"] = n.prefix_hit_tokens;
     o["failures"] = n.failures;
     nodes.push_back(std::move(o));
   }

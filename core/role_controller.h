@@ -3,15 +3,18 @@
 //
 // The controller calls decide() on a timer of period() (never when the period is zero) with a
 // fresh LoadSnapshot. For each RoleChange it waits until the node's current iteration ends,
-// submits a RoleFlip with the scenario's cost (cost_model.role_flip_ms), and applies the new role
-// when the flip completes. A node keeps serving what it already holds after a flip (its one KV
-// pool is shared by both roles, so nothing moves); only routing changes. Flips are counted.
+// submits a RoleFlip with the change's cost (cost_model.role_flip_ms unless the change says; an
+// elastic join carries its start-up time), and applies the new role when the flip completes. A
+// node keeps serving what it already holds after a flip (its one KV pool is shared by both
+// roles, so nothing moves); only routing changes. Counted separately: role flips (the role of a
+// routable node changes), elastic joins (a node becomes routable) and leaves (stops being).
 //
 // Policies: "static" (never changes anything) here; FlowKV's threshold policy and others are one
 // file each in core/policies/, registered with FLOWKV_REGISTER_ROLE_CONTROLLER.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/load_snapshot.h"
@@ -26,6 +29,9 @@ struct RoleChange {
   NodeId node{};
   NodeRole role = NodeRole::kPrefill;
   bool routable = true;  // false: the node leaves (finishes what it holds, takes nothing new)
+  // How long the node runs nothing while it changes; cost_model.role_flip_ms when unset (an
+  // elastic join sets its start-up time here).
+  std::optional<Duration> cost;
 };
 
 class RoleController {

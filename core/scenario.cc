@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
+#include "core/policy_profile.h"
 #include "core/recovery.h"
 #include "core/role_controller.h"
 
@@ -200,7 +201,8 @@ void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
 
 void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
   if (kv) {
-    jcheck::check_object(*kv, "kv", {"block_size", "layout", "allocator", "transfer", "memory_fraction", "num_blocks"});
+    jcheck::check_object(*kv, "kv", {"block_size", "layout", "allocator", "transfer", "memory_fraction", "num_blocks",
+                                    "prefix_cache"});
     if (const json* v = jcheck::member(*kv, "num_blocks")) s.num_blocks = jcheck::integer(*v, "kv.num_blocks", 1);
     if (const json* v = jcheck::member(*kv, "block_size")) {
       const int64_t b = jcheck::integer(*v, "kv.block_size", 1);
@@ -217,6 +219,17 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
     if (const json* v = jcheck::member(*kv, "memory_fraction")) {
       s.memory_fraction = jcheck::number_in(*v, "kv.memory_fraction", 0.01, 1.0);
     }
+    // Prefix cache of every node (core/lru_prefix_cache.h): false, true (as many 512-token
+    // blocks as the node's KV pool holds) or a capacity in 512-token blocks.
+    if (const json* v = jcheck::member(*kv, "prefix_cache")) {
+      if (v->is_boolean()) {
+        s.prefix_cache_blocks = v->get<bool>() ? -1 : 0;
+      } else if (v->is_number()) {
+        s.prefix_cache_blocks = jcheck::integer(*v, "kv.prefix_cache", 1);
+      } else {
+        jcheck::fail("kv.prefix_cache", "false, true (pool-sized) or a capacity in 512-token blocks", *v);
+      }
+    }
   }
   out = ordered_json::object();
   out["block_size"] = s.block_size;
@@ -225,6 +238,9 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
   out["transfer"] = to_string(s.transfer);
   out["memory_fraction"] = s.memory_fraction;
   if (s.num_blocks > 0) out["num_blocks"] = s.num_blocks;
+  if (s.prefix_cache_blocks != 0) {
+    out["prefix_cache"] = s.prefix_cache_blocks < 0 ? ordered_json(true) : ordered_json(s.prefix_cache_blocks);
+  }
 }
 
 void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
@@ -414,6 +430,7 @@ void apply_overrides(json& root, const ScenarioOverrides& o) {
   if (o.rate_scale) object_at(root, "workload")["rate_scale"] = *o.rate_scale;
   if (o.seed) root["seed"] = *o.seed;
   for (const std::string& s : o.sets) apply_set(root, s);
+  apply_policy_profile(root, o.sets);  // after the flags, leaving what --set pinned
   if (!o.faults.empty()) {
     json& faults = root["faults"];
     if (faults.is_null()) faults = json::array();
@@ -456,7 +473,7 @@ Scenario parse_scenario(const json& root, const std::string& source, const fs::p
   out["workload"] = workload;
 
   const json* policies = jcheck::member(root, "policies");
-  if (policies) jcheck::check_object(*policies, "policies", {"global", "batch", "role", "recovery"});
+  if (policies) jcheck::check_object(*policies, "policies", {"global", "batch", "role", "recovery", "profile"});
   s.global = parse_policy(policies ? jcheck::member(*policies, "global") : nullptr, "policies.global", "round-robin");
   s.batch = parse_policy(policies ? jcheck::member(*policies, "batch") : nullptr, "policies.batch", "continuous");
   s.role = parse_policy(policies ? jcheck::member(*policies, "role") : nullptr, "policies.role", "static");
@@ -493,6 +510,11 @@ Scenario parse_scenario(const json& root, const std::string& source, const fs::p
   pol["batch"] = policy_json(s.batch);
   pol["role"] = policy_json(s.role);
   pol["recovery"] = policy_json(s.recovery);
+  // What the global policy's profile changed (core/policy_profile.h), or false when turned off.
+  if (const json* v = policies ? jcheck::member(*policies, "profile") : nullptr) {
+    if (!v->is_boolean() && !v->is_object()) jcheck::fail("policies.profile", "false, true or a recorded profile", *v);
+    if (!v->is_boolean() || !v->get<bool>()) pol["profile"] = *v;
+  }
   out["policies"] = std::move(pol);
   ordered_json slo_out = ordered_json::object();
   slo_out["ttft_s"] = s.slo.ttft_s;

@@ -78,6 +78,7 @@ struct Scenario {
   TransferMode transfer = TransferMode::kMerged;
   double memory_fraction = 0.9;
   int64_t num_blocks = 0;          // kv.num_blocks: a fixed pool size per node (0: from memory)
+  int64_t prefix_cache_blocks = 0; // kv.prefix_cache: 0 none, -1 pool-sized, else 512-token blocks
   nlohmann::json workload;         // as given; see traces::load_workload
   PolicySpec global;
   PolicySpec batch;

@@ -85,7 +85,7 @@ class Timeline final : public ControllerObserver {
   };
 
   bool in_window(Time t) const { return t >= window_.start && t < window_.end; }
-  bool overlaps_window(Time start, Time end) const { return start < window_.end; }
+  bool overlaps_window(Time start, Time end) const { return start < window_.end && end >= window_.start; }
   uint32_t acquire_lane(Lanes& lanes);
   void name_lane(uint32_t node, bool send, uint32_t lane);
   void sample(Time t);

@@ -121,6 +121,15 @@ TEST_F(Report, SamePolicyTwiceGetsDistinctLabels) {
   ASSERT_EQ(in.runs.size(), 2u);
   EXPECT_EQ(in.runs[0].label, "round-robin (first)");
   EXPECT_EQ(in.runs[1].label, "round-robin (second)");
+  // A compare folder and a sweep with the same policies: the named folder tells them apart.
+  std::vector<FakeRun> runs(1);
+  fixtures::write_fake_compare(dir_ / "cmp", runs);
+  fixtures::write_fake_sweep(dir_ / "sw", {"round-robin"}, {1.0});
+  const report::ReportInput mixed = report::load_results({dir_ / "cmp", dir_ / "first", dir_ / "sw"});
+  ASSERT_EQ(mixed.runs.size(), 3u);
+  EXPECT_EQ(mixed.runs[0].label, "round-robin (cmp)");
+  EXPECT_EQ(mixed.runs[1].label, "round-robin (first)");
+  EXPECT_EQ(mixed.runs[2].label, "round-robin @ 25 req/s");
 }
 
 TEST_F(Report, CompareFolderGivesOneRunPerPolicyWithItsRequests) {
@@ -215,7 +224,7 @@ TEST_F(Report, BigRunsAreDownsampledDeterministically) {
   const report::ReportInput in = report::load_results({dir_ / "big"});
   const std::string html = report::build_report_html(in, {});
   const std::string scatter = svg_with_id(html, "transfer-vs-prompt");
-  EXPECT_EQ(count(scatter, "<circle"), 1500u);
+  EXPECT_EQ(count(scatter, "r=\"2.2\""), 1500u);  // data points, not the legend swatch
   const std::string cdf = svg_with_id(html, "cdf-ttft");
   const size_t pts = cdf.find("<polyline points=\"");
   ASSERT_NE(pts, std::string::npos);

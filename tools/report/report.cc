@@ -31,7 +31,8 @@ p { margin: 6px 0; }
 .lead { color: var(--muted); }
 nav { margin: 10px 0 0; font-size: 13.5px; }
 nav a { margin-right: 16px; color: #0b57d0; text-decoration: none; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px; }
+.grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 16px; }
+@media (max-width: 1100px) { .grid { grid-template-columns: minmax(0, 1fr); } }
 figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 8px 6px; }
 figure.wide { grid-column: 1 / -1; }
 figure svg { width: 100%; height: auto; display: block; }
@@ -39,7 +40,7 @@ figcaption { font-size: 12.5px; color: var(--muted); padding: 4px 6px 0; }
 .table-wrap { overflow-x: auto; background: #fff; border: 1px solid var(--line); border-radius: 8px; }
 table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; width: 100%; }
 th, td { padding: 4px 12px; border-bottom: 1px solid #eceef1; text-align: right; white-space: nowrap; }
-th { background: #fafbfc; font-weight: 600; }
+th { background: #fafbfc; font-weight: 600; white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; }
 td.group { background: #f6f7f9; font-weight: 600; color: var(--muted); text-align: left; }
 td.best { font-weight: 700; color: #0a6b3d; }
@@ -117,7 +118,7 @@ std::vector<Row> summary_rows() {
   rows.push_back({"", "output tokens/s", Better::kHigher, [](const RunSummary& s) { return s.output_tokens_per_s; }, num});
   rows.push_back({"", "goodput (requests/s within SLO)", Better::kHigher, [](const RunSummary& s) { return s.goodput_rps; }, num});
   rows.push_back({"", "SLO attainment", Better::kHigher, [](const RunSummary& s) { return s.slo_attainment; }, pct});
-  rows.push_back({"", "makespan (s)", Better::kLower, [](const RunSummary& s) { return s.makespan_s; }, sec});
+  rows.push_back({"", "makespan (s)", Better::kNone, [](const RunSummary& s) { return s.makespan_s; }, sec});
   stat_rows("TTFT", "ms", &RunSummary::ttft, ms);
   stat_rows("TPOT", "ms", &RunSummary::tpot, ms);
   stat_rows("ITL", "ms", &RunSummary::itl, ms);
@@ -142,16 +143,19 @@ std::string summary_table(const std::vector<Run>& runs) {
     }
     std::vector<double> v;
     for (const Run& r : runs) v.push_back(row.value(r.summary));
-    double best = v.empty() ? 0 : v.front();
-    bool differ = false;
+    double best = v.empty() ? 0 : v.front(), worst = best;
     for (double x : v) {
-      differ = differ || x != v.front();
       best = row.better == Better::kLower ? std::min(best, x) : std::max(best, x);
+      worst = row.better == Better::kLower ? std::max(worst, x) : std::min(worst, x);
     }
+    // Bold only a difference worth a look (2%), and every run that shows the best value.
+    const bool meaningful = std::fabs(worst - best) > 0.02 * std::max(std::fabs(worst), std::fabs(best));
+    const std::string best_text = row.format(best);
     h += "<tr><td>" + esc(row.name) + "</td>";
     for (double x : v) {
-      const bool mark = row.better != Better::kNone && differ && runs.size() > 1 && x == best;
-      h += std::string("<td") + (mark ? " class=\"best\"" : "") + ">" + esc(row.format(x)) + "</td>";
+      const std::string text = row.format(x);
+      const bool mark = row.better != Better::kNone && runs.size() > 1 && meaningful && text == best_text;
+      h += std::string("<td") + (mark ? " class=\"best\"" : "") + ">" + esc(text) + "</td>";
     }
     h += "</tr>\n";
   }
@@ -292,12 +296,15 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
   }
 
   h += "<h2 id=\"nodes\">Nodes</h2>\n<div class=\"grid\">\n";
-  h += figure(render_svg(node_utilization(runs)),
+  const BarChart util = node_utilization(runs), kv = node_kv_usage(runs);
+  h += figure(render_svg(util),
               "Busy time of each node (time running prefill or decode iterations) over the makespan. An idle "
-              "prefill pool beside a saturated decode pool is what role flipping corrects.");
-  h += figure(render_svg(node_kv_usage(runs)),
+              "prefill pool beside a saturated decode pool is what role flipping corrects.",
+              util.width > 700);
+  h += figure(render_svg(kv),
               "Mean share of each node's KV blocks in use over the makespan (bar) and the peak (black tick). A peak "
-              "at 100% means requests waited for memory or were preempted.");
+              "at 100% means requests waited for memory or were preempted.",
+              kv.width > 700);
   bool any_timeline = false;
   for (size_t i = 0; i < runs.size(); ++i) {
     if (const std::optional<XYPlot> p = kv_over_time(runs[i], static_cast<int>(i))) {
@@ -318,7 +325,8 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
   h += figure(render_svg(transfer_scatter(runs)),
               "Time to move each request's KV cache from its prefill node to its decode node, against its prompt "
               "length. Bytes grow with the prompt; a layout that needs many small copies per block pays the per-call "
-              "latency many times, which shows as a steeper, higher line.");
+              "latency many times, which shows as a steeper, higher line.",
+              true);
   h += "</div>\n";
 
   h += "<h2 id=\"details\">Details</h2>\n";

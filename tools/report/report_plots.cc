@@ -257,8 +257,11 @@ BarChart node_chart(const std::vector<Run>& runs, bool kv) {
     }
     b.groups.push_back(std::move(g));
   }
-  const size_t bars = std::max<size_t>(1, names.size() * runs.size());
-  if (bars > 16) b.width = static_cast<int>(std::min<size_t>(1300, 640 + (bars - 16) * 24));
+  // Many bars: a full-width figure (the page spans it over both columns) keeps them readable.
+  if (names.size() * runs.size() > 16) {
+    b.width = 1300;
+    b.height = 440;
+  }
   return b;
 }
 
@@ -336,6 +339,8 @@ std::optional<XYPlot> kv_over_time(const Run& run, int run_index, size_t max_poi
 XYPlot transfer_scatter(const std::vector<Run>& runs, size_t max_points) {
   XYPlot p;
   p.id = "transfer-vs-prompt";
+  p.width = 1300;  // full page width: thousands of points need the room
+  p.height = 520;
   p.title = "KV transfer time vs prompt length";
   p.subtitle = "dots: requests (at most " + std::to_string(max_points) +
                " per run, every k-th row); lines: median per prompt-length bin";

@@ -134,6 +134,7 @@ Run load_run(const fs::path& dir, const std::string& origin) {
   Run r;
   r.dir = dir;
   r.origin = origin;
+  r.source = dir.filename().string();
   r.summary = read_summary_json(dir / "summary.json");
   r.requests = requests_if_present(dir);
   r.timeline = timeline_if_present(dir);
@@ -175,6 +176,7 @@ void load_compare(const fs::path& dir, ReportInput& in) {
     r.summary = parse_summary(summary, where + ": " + path + ".summary");
     if (r.summary.policy.empty()) r.summary.policy = name;
     r.origin = "compare " + dir.string();
+    r.source = dir.filename().string();
     r.label = name;
     if (const std::optional<fs::path> sub = find_policy_dir(dir, name)) {
       r.dir = *sub;
@@ -232,8 +234,9 @@ void load_sweep(const fs::path& dir, ReportInput& in) {
     Run r;
     r.dir = c.dir;
     r.origin = "sweep " + dir.string() + " at " + rate_text(c.rate_rps) + " req/s";
+    r.source = dir.filename().string();
     r.summary = c.summary;
-    r.label = c.policy;
+    r.label = c.policy + " @ " + rate_text(c.rate_rps) + " req/s";
     r.requests = requests_if_present(c.dir);
     r.timeline = timeline_if_present(c.dir);
     mid_rps = c.rate_rps;
@@ -253,11 +256,13 @@ void assign_labels(std::vector<Run>& runs) {
   auto count = [&](const std::string& label) {
     return std::count_if(runs.begin(), runs.end(), [&](const Run& r) { return r.label == label; });
   };
-  std::vector<std::string> next;
-  for (const Run& r : runs) {
-    next.push_back(count(r.label) > 1 ? r.label + " (" + r.dir.filename().string() + ")" : r.label);
-  }
-  for (size_t i = 0; i < runs.size(); ++i) runs[i].label = next[i];
+  auto disambiguate = [&](auto suffix) {
+    std::vector<std::string> next;
+    for (const Run& r : runs) next.push_back(count(r.label) > 1 ? r.label + " (" + suffix(r) + ")" : r.label);
+    for (size_t i = 0; i < runs.size(); ++i) runs[i].label = next[i];
+  };
+  disambiguate([](const Run& r) { return r.source; });
+  disambiguate([](const Run& r) { return r.dir.filename().string(); });
   for (size_t i = 0; i < runs.size(); ++i) {
     if (count(runs[i].label) > 1) runs[i].label = runs[i].dir.string();
   }

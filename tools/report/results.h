@@ -75,9 +75,11 @@ struct Timeline {
 };
 
 struct Run {
-  std::string label;  // legend name: the policy, made unique with the folder name when needed
+  std::string label;  // legend name: the policy ("policy @ R req/s" for a sweep cell), made
+                      // unique with the named folder, then the run's folder, when needed
   std::filesystem::path dir;
-  std::string origin;  // "run", "compare DIR", "sweep DIR @ rate"
+  std::string origin;  // "run DIR", "compare DIR", "sweep DIR at R req/s"
+  std::string source;  // the folder the user named that holds it (its last component)
   RunSummary summary;
   std::optional<RequestTable> requests;  // absent when requests.csv is missing
   std::optional<Timeline> timeline;      // absent when timeline.json is missing

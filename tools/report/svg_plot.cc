@@ -424,9 +424,16 @@ std::string render_svg(const XYPlot& plot) {
       extend(t.y[i], plot.y.scale, ylo, yhi);
     }
   }
+  // A rule lands inside the frame, never on its edge: a little room beyond it.
   for (const RefLine& r : plot.refs) {
-    if (r.kind == RefLine::Kind::kVertical) extend(r.value, plot.x.scale, xlo, xhi);
-    if (r.kind == RefLine::Kind::kHorizontal) extend(r.value, plot.y.scale, ylo, yhi);
+    if (r.kind == RefLine::Kind::kVertical) {
+      extend(r.value, plot.x.scale, xlo, xhi);
+      extend(r.value * (plot.x.scale == Scale::kLog ? 1.2 : 1.04), plot.x.scale, xlo, xhi);
+    }
+    if (r.kind == RefLine::Kind::kHorizontal) {
+      extend(r.value, plot.y.scale, ylo, yhi);
+      extend(r.value * (plot.y.scale == Scale::kLog ? 1.2 : 1.04), plot.y.scale, ylo, yhi);
+    }
   }
   if (points > 0 && plot.y.scale == Scale::kLinear && plot.y.kind != UnitKind::kFraction && ylo > 0 &&
       ylo < 0.5 * yhi) {
@@ -520,8 +527,11 @@ std::string render_svg(const XYPlot& plot) {
       if (b > a) {
         out += "<line x1=\"" + px(mx(a)) + "\" y1=\"" + px(my(a)) + "\" x2=\"" + px(mx(b)) + "\" y2=\"" + px(my(b)) +
                style;
-        out += "<text x=\"" + px(mx(b) - 4) + "\" y=\"" + px(my(b) + 14) + "\" text-anchor=\"end\"" + halo + ">" +
-               escape_xml(r.label) + "</text>";
+        // Beside the rule's upper end, on the side with room (the rule leans right).
+        const double lx = mx(b), ly = my(b);
+        const bool left = lx + 6 + text_width(r.label, 6) > f.right;
+        out += "<text x=\"" + px(left ? lx - 8 : lx + 6) + "\" y=\"" + px(ly + 12) + "\" text-anchor=\"" +
+               (left ? "end" : "start") + "\"" + halo + ">" + escape_xml(r.label) + "</text>";
       }
     }
     out += "</g>\n";
@@ -563,6 +573,7 @@ std::string render_svg(const BarChart& chart) {
       if (finite(v)) hi = std::max(hi, v);
     }
   }
+  if (!chart.y.max) hi *= 1.08;  // room for the value labels above the tallest bar
   std::string ysuffix;
   const std::vector<Tick> yt = axis_ticks(chart.y, lo, hi, &ysuffix);
   Frame f;
@@ -583,6 +594,18 @@ std::string render_svg(const BarChart& chart) {
   const double inner = slot * 0.8;
   const double bar = inner / static_cast<double>(ngroups);
   const double zero = my(std::clamp(0.0, my.lo, my.hi));
+  // Bars of a category sit side by side in group order, centred: a group without a value there
+  // (a node one run lacks) leaves no hole.
+  std::vector<std::vector<double>> bar_x(chart.groups.size(), std::vector<double>(chart.categories.size(), 0));
+  for (size_t ci = 0; ci < chart.categories.size(); ++ci) {
+    size_t present = 0;
+    for (const BarGroup& g : chart.groups) present += ci < g.values.size() && finite(g.values[ci]) ? 1 : 0;
+    double x = f.left + slot * static_cast<double>(ci) + (slot - bar * static_cast<double>(present)) / 2;
+    for (size_t gi = 0; gi < chart.groups.size(); ++gi) {
+      bar_x[gi][ci] = x;
+      if (ci < chart.groups[gi].values.size() && finite(chart.groups[gi].values[ci])) x += bar;
+    }
+  }
   out += "<g class=\"bars\">\n";
   for (size_t gi = 0; gi < chart.groups.size(); ++gi) {
     const BarGroup& g = chart.groups[gi];
@@ -590,7 +613,7 @@ std::string render_svg(const BarChart& chart) {
     for (size_t ci = 0; ci < chart.categories.size() && ci < g.values.size(); ++ci) {
       const double v = g.values[ci];
       if (!finite(v)) continue;
-      const double x = f.left + slot * static_cast<double>(ci) + (slot - inner) / 2 + bar * static_cast<double>(gi);
+      const double x = bar_x[gi][ci];
       const double y = my(v);
       out += "<rect x=\"" + px(x + 1) + "\" y=\"" + px(std::min(y, zero)) + "\" width=\"" + px(std::max(1.0, bar - 2)) +
              "\" height=\"" + px(std::fabs(zero - y)) + "\"/>";
@@ -601,21 +624,26 @@ std::string render_svg(const BarChart& chart) {
   for (size_t gi = 0; gi < chart.groups.size(); ++gi) {
     const BarGroup& g = chart.groups[gi];
     for (size_t ci = 0; ci < chart.categories.size() && ci < g.values.size(); ++ci) {
-      const double x = f.left + slot * static_cast<double>(ci) + (slot - inner) / 2 + bar * static_cast<double>(gi);
       const double v = g.values[ci];
-      double label_y = finite(v) ? my(v) : f.bottom;
+      if (!finite(v)) continue;
+      const double x = bar_x[gi][ci];
+      const double top = my(v);
+      double label_y = top - 4;
       if (ci < g.markers.size() && finite(g.markers[ci])) {
         const double ym = my(g.markers[ci]);
         out += "<line class=\"marker\" x1=\"" + px(x + 1) + "\" y1=\"" + px(ym) + "\" x2=\"" + px(x + bar - 1) +
                "\" y2=\"" + px(ym) + "\" stroke=\"#111\" stroke-width=\"2.5\"/>";
-        label_y = std::min(label_y, ym);
+        if (ym > top - 14) label_y = ym - 5;  // the tick sits on the bar: label above both
       }
-      if (finite(v) && bar >= 22) {
+      if (bar >= 22) {
         const std::string text = chart.y.kind == UnitKind::kFraction ? fixed(v * 100, 0) + "%"
                                  : chart.y.kind == UnitKind::kSeconds ? format_seconds(v, 2)
                                                                       : format_number(v, 3);
-        out += "<text x=\"" + px(x + bar / 2) + "\" y=\"" + px(label_y - 4) +
-               "\" text-anchor=\"middle\" font-size=\"10\" fill=\"#333\">" + escape_xml(text) + "</text>";
+        // At the very top there is no room above the bar: write inside it, in white.
+        const bool inside = label_y < f.top + 9 && zero - top > 16;
+        out += "<text x=\"" + px(x + bar / 2) + "\" y=\"" + px(inside ? top + 12 : label_y) +
+               "\" text-anchor=\"middle\" font-size=\"10\" fill=\"" + (inside ? "#fff" : "#333") + "\">" +
+               escape_xml(text) + "</text>";
       }
     }
   }
