@@ -336,12 +336,16 @@ void Controller::preempt(NodeState& node, Slot slot) {
   r.prefill_done = 0;
   r.cached_tokens = 0;
   NodeState& p = nodes_[to_int(r.prefill_node)];
-  p.waiting.push_front(slot);
-  p.queued_prefill_tokens += r.prefill_target;
   RequestRecord& rec = record(slot);
   ++rec.preemptions;
   ++node.preemptions;
   ++totals_.preemptions;
+  if (p.down) {  // its prefill node has failed since: recompute elsewhere (core/recovery.h)
+    recover(slot, RecoverySituation::kQueued, &p);
+    return;
+  }
+  p.waiting.push_front(slot);
+  p.queued_prefill_tokens += r.prefill_target;
   mark(p);
 }
 

@@ -83,6 +83,11 @@ Duration CostEstimator::decode_step_now(const NodeLoad& n, int64_t extra_request
   return decode_step(n.id, n.running_decode + extra_requests, context);
 }
 
+Duration CostEstimator::prefill_finish(const NodeLoad& n, int64_t prompt_tokens, int64_t cached) const {
+  return backlog(n.id, n.queued_prefill_tokens, n.queued_prefill_requests) +
+         prefill(n.id, prompt_tokens - cached, cached);
+}
+
 double CostEstimator::prefill_load(const NodeLoad& n) const {
   return backlog(n.id, n.queued_prefill_tokens, n.queued_prefill_requests).seconds() / slo_ttft_s_;
 }

@@ -43,6 +43,10 @@ class CostEstimator {
   // One decode step of `batch` requests holding `context_tokens` tokens of KV in all.
   Duration decode_step(NodeId node, int64_t batch, int64_t context_tokens) const;
 
+  // From now until a new prompt of `prompt_tokens` (of which `cached` are in the node's prefix
+  // cache) has been prefilled on node n: the queue ahead of it, then its own prefill.
+  Duration prefill_finish(const NodeLoad& n, int64_t prompt_tokens, int64_t cached) const;
+
   double prefill_load(const NodeLoad& n) const;
   double decode_load(const NodeLoad& n) const;
   // Decode step time of the node as it is now, with `extra_requests` more holding `extra_tokens`.

@@ -257,7 +257,7 @@ void Timeline::end_transfer(const Pending& p, Time end, WorkState state) {
     // The flow events sit in the middle of both slices, which they bind to as the enclosing
     // slice; at a slice's first nanosecond the binding would depend on how a viewer orders
     // events with equal timestamps.
-    const Time mid = p.start + dur + Duration::nanos(1);
+    const Time mid = p.start + dur / 2;
     const uint64_t flow = next_flow_id_++;
     args_.clear();
     args_.add("request", p.a).add("bytes", p.b).add("calls", p.c);

@@ -25,7 +25,11 @@ if [ ! -f "$dir/CMakeCache.txt" ]; then
     -DFLOWKV_CUDA=OFF -DFLOWKV_CLI=OFF -DFLOWKV_TESTS=OFF -DFLOWKV_BENCH=OFF -DFLOWKV_FUZZ=ON >/dev/null
 fi
 echo "fuzz: building the targets in $dir"
-cmake --build "$dir" -j "$(nproc)" --target flowkv_fuzzers >/dev/null
+if ! cmake --build "$dir" -j "$(nproc)" --target flowkv_fuzzers >"$dir/fuzz-build.log" 2>&1; then
+  tail -n 40 "$dir/fuzz-build.log"
+  echo "fuzz: the build failed (log: $dir/fuzz-build.log)"
+  exit 1
+fi
 
 if [ $# -gt 0 ]; then
   targets=("$@")

@@ -92,7 +92,7 @@ TEST_F(Report, TwoRunsGiveEveryFigureWithOneSeriesPerRun) {
   EXPECT_EQ(in.runs[1].summary.failed, 12);  // every 25th of 300
 
   const std::string html = report::build_report_html(in, {});
-  for (const char* id : {"cdf-ttft", "cdf-tpot", "cdf-e2e", "node-utilization", "node-kv", "transfer-vs-prompt"}) {
+  for (const char* id : {"cdf-ttft", "cdf-tpot", "cdf-e2e", "cdf-queue", "node-utilization", "node-kv", "transfer-vs-prompt"}) {
     expect_plot(html, id, 2);
   }
   // The SLO is marked on the TTFT and TPOT CDFs (0.5 s and 50 ms in the fake scenario).
@@ -148,7 +148,7 @@ TEST_F(Report, CompareFolderGivesOneRunPerPolicyWithItsRequests) {
   }
   EXPECT_TRUE(in.notes.empty());
   const std::string html = report::build_report_html(in, {});
-  for (const char* id : {"cdf-ttft", "cdf-tpot", "cdf-e2e", "node-utilization", "node-kv", "transfer-vs-prompt"}) {
+  for (const char* id : {"cdf-ttft", "cdf-tpot", "cdf-e2e", "cdf-queue", "node-utilization", "node-kv", "transfer-vs-prompt"}) {
     expect_plot(html, id, 3);
   }
 }
@@ -387,6 +387,30 @@ TEST(SvgPlot, NonFiniteAndNonPositivePointsNeverReachTheSvg) {
   const std::string e = report::render_svg(empty);
   EXPECT_NE(e.find("no data"), std::string::npos);
   EXPECT_EQ(e.find("nan"), std::string::npos);
+}
+
+TEST(SvgPlot, AFarAwaySloIsNamedAtTheEdgeInsteadOfSquashingTheData) {
+  report::XYPlot p;
+  p.id = "t";
+  p.title = "t";
+  p.x = report::make_axis("TPOT", "s", report::UnitKind::kSeconds);
+  p.y = report::make_axis("share", "", report::UnitKind::kFraction);
+  report::Series s;
+  s.name = "run";
+  s.x = {0.008, 0.009, 0.011};
+  s.y = {0.1, 0.5, 1.0};
+  p.series.push_back(s);
+  report::RefLine slo{report::RefLine::Kind::kVertical, 0.1, "TPOT SLO 100 ms"};
+  slo.stretch = false;
+  p.refs.push_back(slo);
+  const std::string far = report::render_svg(p);
+  EXPECT_NE(far.find("TPOT SLO 100 ms →"), std::string::npos);
+  EXPECT_EQ(far.find("stroke-dasharray=\"2 3\""), std::string::npos);  // no rule drawn
+  EXPECT_EQ(far.find(">100<"), std::string::npos);                      // the axis stays near the data
+  p.refs[0].stretch = true;
+  const std::string near = report::render_svg(p);
+  EXPECT_NE(near.find("stroke-dasharray=\"2 3\""), std::string::npos);
+  EXPECT_NE(near.find(">100<"), std::string::npos);
 }
 
 }  // namespace

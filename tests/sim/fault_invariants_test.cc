@@ -1,4 +1,4 @@
-// Invariants under random fault schedules (crashes, link drops and slow links at random times,
+// Invariants under 300 random fault schedules (crashes, link drops and slow links at random times,
 // on random nodes, with and without recovery) over small random clusters and workloads:
 //   - every request ends completed or failed: completed + failed = total
 //   - no KV block is held on any node at the end (and the controller's own invariant check,
@@ -9,8 +9,11 @@
 // Seeded: a failure names the schedule's seed, which reproduces it alone.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/controller.h"
 #include "core/metrics.h"
@@ -90,6 +93,8 @@ json random_scenario(uint64_t seed) {
   return j;
 }
 
+constexpr uint64_t kSchedules = 300;
+
 struct Checked {
   std::string summary;
   std::string csv;
@@ -165,18 +170,49 @@ Checked run_checked(uint64_t seed) {
   return out;
 }
 
+// FLOWKV_FAULT_SEED=N runs schedule N alone (to reproduce a failure).
 TEST(FaultInvariants, RandomSchedulesKeepEveryGuarantee) {
+  if (const char* one = std::getenv("FLOWKV_FAULT_SEED")) {
+    const uint64_t seed = std::strtoull(one, nullptr, 10);
+    std::printf("schedule %llu: %s\n", static_cast<unsigned long long>(seed), random_scenario(seed).dump().c_str());
+    run_checked(seed);
+    return;
+  }
   int64_t recovered = 0, failed = 0;
-  for (uint64_t seed = 1; seed <= 80; ++seed) {
+  for (uint64_t seed = 1; seed <= kSchedules; ++seed) {
     const Checked c = run_checked(seed);
     recovered += c.recovered;
     failed += c.failed;
   }
   // The schedules must actually exercise both outcomes, or this test proves nothing.
-  EXPECT_GT(recovered, 50);
-  EXPECT_GT(failed, 10);
-  std::printf("80 random fault schedules: %lld recoveries, %lld failed requests\n", static_cast<long long>(recovered),
-              static_cast<long long>(failed));
+  EXPECT_GT(recovered, 500);
+  EXPECT_GT(failed, 50);
+  std::printf("%d random fault schedules: %lld recoveries, %lld failed requests\n", static_cast<int>(kSchedules),
+              static_cast<long long>(recovered), static_cast<long long>(failed));
+}
+
+// Simulations with faults on parallel threads give what they give alone (no shared state; the
+// TSan step of .ci/run runs this one).
+TEST(FaultInvariants, ParallelRunsMatchSerialRuns) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kPerThread = 4;
+  std::vector<Checked> serial(kThreads * kPerThread), parallel(kThreads * kPerThread);
+  for (uint64_t i = 0; i < serial.size(); ++i) serial[i] = run_checked(100 + i);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t k = 0; k < kPerThread; ++k) {
+        const uint64_t i = static_cast<uint64_t>(t) * kPerThread + k;
+        parallel[i] = run_checked(100 + i);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < serial.size(); ++i) {
+    EXPECT_FALSE(serial[i].summary.empty());
+    EXPECT_EQ(serial[i].summary, parallel[i].summary) << "seed " << 100 + i;
+    EXPECT_EQ(serial[i].csv, parallel[i].csv) << "seed " << 100 + i;
+  }
 }
 
 TEST(FaultInvariants, SameScheduleTwiceIsByteIdentical) {

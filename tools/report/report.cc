@@ -48,7 +48,7 @@ td.text, th.text { text-align: left; white-space: normal; }
 .swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 .note { background: #fff8e1; border: 1px solid #f0d98c; border-radius: 6px; padding: 8px 12px; margin: 8px 0;
   font-size: 13.5px; }
-.absent { background: #fff; border: 1px dashed #b8bcc2; border-radius: 8px; padding: 14px 16px; color: var(--muted); }
+.absent { background: #fff; border: 1px dashed #b8bcc2; border-radius: 8px; padding: 14px 16px; margin: 16px 0 0; color: var(--muted); }
 code { background: #eef0f3; border-radius: 4px; padding: 0 4px; font-size: 12.5px; }
 )";
 
@@ -267,6 +267,9 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
   h += figure(render_svg(latency_cdf(runs, LatencyMetric::kE2e)),
               "End-to-end latency from arrival to the last token. Long outputs make this spread over decades, "
               "hence a log axis when the bulk of the values spans more than 50×.");
+  h += figure(render_svg(latency_cdf(runs, LatencyMetric::kQueue)),
+              "Time from arrival to the request's first prefill iteration: the part of TTFT spent waiting for a "
+              "prefill node. A router that balances load shortens it.");
   h += "</div>\n";
 
   h += "<h2 id=\"load\">Load: throughput and goodput against request rate</h2>\n";

@@ -36,18 +36,23 @@ const std::vector<double>& column(const RequestTable& t, LatencyMetric m) {
     case LatencyMetric::kTtft: return t.ttft_s;
     case LatencyMetric::kTpot: return t.tpot_s;
     case LatencyMetric::kE2e: return t.e2e_s;
+    case LatencyMetric::kQueue: return t.queue_s;
   }
   return t.e2e_s;
 }
 
 std::string seconds_text(double s) { return format_seconds(s, 3); }
 
-void add_slo_refs(std::vector<RefLine>& refs, const std::vector<Run>& runs, bool ttft, RefLine::Kind kind) {
+// The runs' distinct SLOs as rules; `stretch_below`: widen the axis only for an SLO up to it.
+void add_slo_refs(std::vector<RefLine>& refs, const std::vector<Run>& runs, bool ttft, RefLine::Kind kind,
+                  double stretch_below) {
   std::set<double> seen;
   for (const Run& r : runs) {
     const double v = ttft ? r.summary.slo_ttft_s : r.summary.slo_tpot_s;
     if (v > 0 && seen.insert(v).second) {
-      refs.push_back({kind, v, std::string(ttft ? "TTFT" : "TPOT") + " SLO " + seconds_text(v)});
+      RefLine ref{kind, v, std::string(ttft ? "TTFT" : "TPOT") + " SLO " + seconds_text(v)};
+      ref.stretch = v <= stretch_below;
+      refs.push_back(std::move(ref));
     }
   }
 }
@@ -64,14 +69,32 @@ std::string slo_text(const RunSummary& s) {
 
 XYPlot latency_cdf(const std::vector<Run>& runs, LatencyMetric metric, size_t max_points) {
   XYPlot p;
-  const char* what = metric == LatencyMetric::kTtft ? "TTFT" : metric == LatencyMetric::kTpot ? "TPOT" : "E2E";
-  p.id = metric == LatencyMetric::kTtft ? "cdf-ttft" : metric == LatencyMetric::kTpot ? "cdf-tpot" : "cdf-e2e";
-  p.title = metric == LatencyMetric::kTtft   ? "Time to first token (TTFT)"
-            : metric == LatencyMetric::kTpot ? "Time per output token (TPOT)"
-                                             : "End-to-end latency (E2E)";
+  const char* what = "";
+  switch (metric) {
+    case LatencyMetric::kTtft:
+      what = "TTFT";
+      p.id = "cdf-ttft";
+      p.title = "Time to first token (TTFT)";
+      break;
+    case LatencyMetric::kTpot:
+      what = "TPOT";
+      p.id = "cdf-tpot";
+      p.title = "Time per output token (TPOT)";
+      break;
+    case LatencyMetric::kE2e:
+      what = "E2E latency";
+      p.id = "cdf-e2e";
+      p.title = "End-to-end latency (E2E)";
+      break;
+    case LatencyMetric::kQueue:
+      what = "queueing delay";
+      p.id = "cdf-queue";
+      p.title = "Queueing before prefill";
+      break;
+  }
   p.subtitle = std::string("CDF over completed requests") +
                (metric == LatencyMetric::kTpot ? " with more than one output token" : "") +
-               "; further left is better";
+               (metric == LatencyMetric::kQueue ? ", arrival to first prefill iteration" : "") + "; further left is better";
   p.x = make_axis(what, "s", UnitKind::kSeconds);
   p.y = make_axis("requests at or below", "", UnitKind::kFraction);
   p.y.min = 0;
@@ -108,7 +131,11 @@ XYPlot latency_cdf(const std::vector<Run>& runs, LatencyMetric metric, size_t ma
     p.series.push_back(std::move(s));
   }
   p.x.scale = pick_scale(pooled);
-  if (metric != LatencyMetric::kE2e) add_slo_refs(p.refs, runs, metric == LatencyMetric::kTtft, RefLine::Kind::kVertical);
+  double largest = 0;
+  for (double v : pooled) largest = std::max(largest, v);
+  if (metric == LatencyMetric::kTtft || metric == LatencyMetric::kTpot) {
+    add_slo_refs(p.refs, runs, metric == LatencyMetric::kTtft, RefLine::Kind::kVertical, 2 * largest);
+  }
   p.empty_message = "no completed request in any requests.csv";
   return p;
 }
@@ -291,18 +318,27 @@ std::optional<XYPlot> kv_over_time(const Run& run, int run_index, size_t max_poi
   p.subtitle = "from timeline.json counters; dotted rules: role flips";
   p.x = make_axis("time since the first arrival", "s", UnitKind::kSeconds);
   bool fraction = true;
+  std::set<std::string> counters;
   for (const UsageTrack& t : run.timeline->kv) {
     for (double v : t.value) fraction = fraction && v <= 1.0 + 1e-9;
+    counters.insert(t.counter);
   }
   p.y = fraction ? make_axis("KV blocks in use", "", UnitKind::kFraction) : make_axis("KV in use", "blocks", UnitKind::kCount);
-  if (fraction) {
-    p.y.min = 0;
-    p.y.max = 1;
-  }
+  p.y.min = 0;
+  // Nodes in the order of summary.json (P0, P1, D0, ...), each keeping its place's colour.
+  std::vector<const UsageTrack*> tracks;
+  for (const UsageTrack& t : run.timeline->kv) tracks.push_back(&t);
+  auto rank = [&](const UsageTrack* t) {
+    const auto& nodes = run.summary.nodes;
+    const auto it = std::find_if(nodes.begin(), nodes.end(), [&](const NodeSummary& n) { return n.name == t->node; });
+    return static_cast<size_t>(it - nodes.begin());
+  };
+  std::stable_sort(tracks.begin(), tracks.end(), [&](const UsageTrack* a, const UsageTrack* b) { return rank(a) < rank(b); });
   int color = 0;
-  for (const UsageTrack& t : run.timeline->kv) {
+  for (const UsageTrack* tp : tracks) {
+    const UsageTrack& t = *tp;
     Series s;
-    s.name = run.timeline->kv.size() > 1 && t.counter != "kv_usage" ? t.node + " " + t.counter : t.node;
+    s.name = counters.size() > 1 ? t.node + " " + t.counter : t.node;
     s.color = color++;
     // Keep the maximum of each time bucket so that peaks stay visible after downsampling.
     const size_t n = t.t_s.size();

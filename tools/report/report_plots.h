@@ -15,10 +15,12 @@
 
 namespace flowkv::report {
 
-enum class LatencyMetric { kTtft, kTpot, kE2e };
+enum class LatencyMetric { kTtft, kTpot, kE2e, kQueue };
 
 // Empirical CDF of a per-request latency over completed requests, one line per run, with the
-// SLO marked (TTFT, TPOT). At most `max_points` points per line (quantiles, extremes kept).
+// SLO marked (TTFT, TPOT): drawn as a rule when it lies within twice the largest value, else
+// named at the right edge ("off the scale") so that it does not squash the curves. At most
+// `max_points` points per line (quantiles, extremes kept).
 XYPlot latency_cdf(const std::vector<Run>& runs, LatencyMetric metric, size_t max_points = 400);
 
 // Per sweep, against the offered request rate: throughput, goodput, SLO attainment, p90 TTFT,

@@ -363,7 +363,7 @@ RequestTable read_requests_csv(const fs::path& file) {
   };
   const size_t c_status = need("status"), c_prompt = need("prompt_tokens"), c_output = need("output_tokens"),
                c_arrival = need("arrival_s"), c_ttft = need("ttft_s"), c_tpot = need("tpot_s"), c_e2e = need("e2e_s"),
-               c_transfer = need("transfer_s");
+               c_transfer = need("transfer_s"), c_prefill_start = need("prefill_start_s");
   RequestTable t;
   std::vector<std::string_view> fields(ncols);
   for (int64_t lineno = 2; std::getline(in, line); ++lineno) {
@@ -408,6 +408,7 @@ RequestTable read_requests_csv(const fs::path& file) {
     t.tpot_s.push_back(num(c_tpot, "tpot_s"));
     t.e2e_s.push_back(num(c_e2e, "e2e_s"));
     t.transfer_s.push_back(num(c_transfer, "transfer_s"));
+    t.queue_s.push_back(num(c_prefill_start, "prefill_start_s") - t.arrival_s.back());  // NaN when never started
   }
   return t;
 }

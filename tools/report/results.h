@@ -52,6 +52,7 @@ struct RequestTable {
   std::vector<int32_t> prompt_tokens, output_tokens;
   std::vector<uint8_t> completed;
   std::vector<double> arrival_s, ttft_s, tpot_s, e2e_s, transfer_s;
+  std::vector<double> queue_s;  // prefill_start_s - arrival_s
   size_t size() const { return prompt_tokens.size(); }
 };
 

@@ -327,7 +327,7 @@ std::vector<Tick> axis_ticks(const Axis& axis, double lo, double hi, std::string
       hi *= 2;
     }
     double a = round125(lo, false), b = round125(hi, true);
-    const bool decades_only = std::log10(b / a) > 3.01;
+    const bool decades_only = std::log10(b / a) > 4.01;  // 1-2-5 labels up to four decades
     if (decades_only) {
       a = std::pow(10.0, std::floor(std::log10(a) + 1e-9));
       b = std::pow(10.0, std::ceil(std::log10(b) - 1e-9));
@@ -426,6 +426,7 @@ std::string render_svg(const XYPlot& plot) {
   }
   // A rule lands inside the frame, never on its edge: a little room beyond it.
   for (const RefLine& r : plot.refs) {
+    if (!r.stretch) continue;
     if (r.kind == RefLine::Kind::kVertical) {
       extend(r.value, plot.x.scale, xlo, xhi);
       extend(r.value * (plot.x.scale == Scale::kLog ? 1.2 : 1.04), plot.x.scale, xlo, xhi);
@@ -510,7 +511,22 @@ std::string render_svg(const XYPlot& plot) {
     out += "<g class=\"ref\" font-size=\"11\" fill=\"#333\">";
     const std::string style = "\" stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"2 3\"/>";
     const std::string halo = " stroke=\"#fff\" stroke-width=\"3\" paint-order=\"stroke\"";
-    if (r.kind == RefLine::Kind::kVertical) {
+    const bool beyond = r.kind == RefLine::Kind::kVertical   ? r.value > mx.hi || r.value < mx.lo
+                        : r.kind == RefLine::Kind::kHorizontal ? r.value > my.hi || r.value < my.lo
+                                                               : false;
+    if (beyond) {
+      // Off the scale: name it at the edge it lies beyond.
+      if (r.kind == RefLine::Kind::kVertical) {
+        const bool right = r.value > mx.hi;
+        out += "<text x=\"" + px(right ? f.right - 4 : f.left + 4) + "\" y=\"" + px(f.top + 13) + "\" text-anchor=\"" +
+               (right ? "end" : "start") + "\"" + halo + ">" + escape_xml(right ? r.label + " →" : "← " + r.label) +
+               "</text>";
+      } else {
+        const bool above = r.value > my.hi;
+        out += "<text x=\"" + px(f.right - 4) + "\" y=\"" + px(above ? f.top + 13 : f.bottom - 5) +
+               "\" text-anchor=\"end\"" + halo + ">" + escape_xml(r.label + (above ? " ↑" : " ↓")) + "</text>";
+      }
+    } else if (r.kind == RefLine::Kind::kVertical) {
       const double x = mx(r.value);
       out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) + style;
       const bool right_side = x + text_width(r.label, 6) + 6 < f.right;

@@ -70,6 +70,9 @@ struct RefLine {
   Kind kind = Kind::kVertical;
   double value = 0;
   std::string label;
+  // Widen the axis to show the rule. When false and the value lies beyond the axis, the label
+  // is written at the frame's edge with an arrow instead ("TTFT SLO 2 s →").
+  bool stretch = true;
 };
 
 struct XYPlot {

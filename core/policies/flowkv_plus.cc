@@ -1,0 +1,115 @@
+// "flowkv-plus" (ours, beyond the paper): the pair that minimises the request's estimated
+// END-TO-END latency rather than its TTFT alone,
+//   E2E(P, D) = queue time on P + prefill of the prompt less P's prefix-cache hit
+//             + transfer P -> D, slowed by the transfers already arriving at D (they share
+//               D's port) and by how many runs D's free space would cut the KV into
+//             + the wait for D's pool when it cannot hold the KV now
+//             + (output_tokens - 1) * D's decode step time with this request added
+// (core/cost_estimate.h: the same roofline the simulator charges). Choosing D by the decode
+// step it would run at puts long-context requests where the batch reads least KV, which
+// `flowkv`'s load score (a max of ratios) cannot see. A colocated node that can also decode is
+// costed without transfer.
+//
+// Profile: FlowKV's layout, segment allocator and merged transfers, and our role controller
+// "flowkv-plus" (core/policies/flowkv_plus_roles.cc).
+#include <algorithm>
+
+#include "core/cost_estimate.h"
+#include "core/global_scheduler.h"
+#include "core/json_check.h"
+#include "core/policy_profile.h"
+#include "core/scenario.h"
+
+namespace flowkv::core {
+namespace {
+
+class FlowKvPlus final : public GlobalScheduler {
+ public:
+  explicit FlowKvPlus(const Scenario& s) : est_(s) {}
+
+  RouteDecision route(const Request& req, const LoadSnapshot& s) override {
+    const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
+    const double later_tokens = static_cast<double>(req.output_tokens - 1);
+    // Decode side: what D adds to the request's latency, apart from the prefill.
+    std::optional<NodeId> d;
+    Duration d_best = Duration::max();
+    std::optional<NodeId> ref_p;  // any eligible prefill node, to price the transfer
+    for (const NodeLoad& n : s.nodes) {
+      if (n.eligible_prefill && !ref_p) ref_p = n.id;
+    }
+    for (const NodeLoad& n : s.nodes) {
+      if (!n.eligible_decode) continue;
+      const Duration t = decode_side(s, n, *ref_p, blocks, req.prompt_tokens, later_tokens);
+      if (t < d_best) {
+        d_best = t;
+        d = n.id;
+      }
+    }
+    std::optional<NodeId> p;
+    Duration best = Duration::max();
+    int64_t best_cached = 0;
+    bool best_local = false;
+    for (const NodeLoad& n : s.nodes) {
+      if (!n.eligible_prefill) continue;
+      const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
+      const Duration prefill = est_.prefill_finish(n, req.prompt_tokens, cached);
+      const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
+      // A colocated node decodes the request itself: price its own decode side, no transfer.
+      const Duration rest = local ? scaled(est_.decode_step_now(n, 1, req.prompt_tokens), later_tokens)
+                                  : d_best + s.estimate_transfer(n.id, *d, blocks) - s.estimate_transfer(*ref_p, *d, blocks);
+      const Duration t = prefill + rest;
+      if (t < best) {
+        best = t;
+        p = n.id;
+        best_cached = cached;
+        best_local = local;
+      }
+    }
+    RouteDecision decision = best_local ? pair_with(s, *p, *p) : RouteDecision{*p, *d, 0, false};
+    decision.cached_prompt_tokens = best_cached;
+    return decision;
+  }
+
+ private:
+  static Duration scaled(Duration d, double k) { return Duration::from_seconds(d.seconds() * k); }
+
+  Duration decode_side(const LoadSnapshot& s, const NodeLoad& n, NodeId p, int64_t blocks, int64_t prompt,
+                       double later_tokens) const {
+    Duration transfer = s.estimate_transfer(p, n.id, blocks);
+    // Transfers into D share its port: count those in flight or queued for it.
+    transfer = transfer * (1 + n.waiting_decode);
+    // A pool whose largest free run is shorter than the request cuts its KV into several runs:
+    // one more call per extra run.
+    if (n.kv_largest_free_run > 0 && n.kv_largest_free_run < blocks) {
+      transfer += s.link.per_call_latency * ((blocks + n.kv_largest_free_run - 1) / n.kv_largest_free_run);
+    }
+    Duration wait = Duration::zero();
+    if (n.kv_free_blocks < blocks) {
+      // The KV waits until the batch frees enough blocks: about as many steps as a request of
+      // the batch still has to run.
+      wait = scaled(est_.decode_step_now(n), static_cast<double>(n.assigned_decode_tokens) /
+                                                 std::max<double>(1.0, n.running_decode));
+    }
+    const Duration step = est_.decode_step_now(n, 1, prompt);
+    return transfer + wait + scaled(step, later_tokens);
+  }
+
+  CostEstimator est_;
+};
+
+FLOWKV_REGISTER_GLOBAL_SCHEDULER("flowkv-plus", "ours: the pair with the least estimated end-to-end latency",
+                                 [](const PolicyContext& c) -> std::unique_ptr<GlobalScheduler> {
+                                   jcheck::check_no_params(c.params, c.json_path);
+                                   return std::make_unique<FlowKvPlus>(c.scenario);
+                                 });
+
+FLOWKV_REGISTER_POLICY_PROFILE("flowkv-plus", "block-contiguous layout, segment allocator, merged transfers, role controller flowkv-plus",
+                               [](ProfileEditor& e) {
+                                 e.set("kv.layout", "contiguous");
+                                 e.set("kv.allocator", "segment");
+                                 e.set("kv.transfer", "merged");
+                                 e.set_role_policy("flowkv-plus");
+                               });
+
+}  // namespace
+}  // namespace flowkv::core
