@@ -87,7 +87,8 @@ void apply_policy_profile(json& root, const std::vector<std::string>& set_assign
   json record = json::object();
   record["policy"] = name;
   record["set"] = json::object();
-  for (const auto& [k, v] : editor.changes().items()) record["set"][k] = v;
+  const nlohmann::ordered_json changes = editor.changes();
+  for (const auto& [k, v] : changes.items()) record["set"][k] = v;
   root["policies"]["profile"] = std::move(record);
 }
 

@@ -39,7 +39,7 @@ class ProfileEditor {
   // Every node group's role := role.
   void set_all_node_roles(const std::string& role);
   const nlohmann::json& root() const { return root_; }
-  nlohmann::ordered_json changes() const { return changes_; }
+  const nlohmann::ordered_json& changes() const { return changes_; }
 
  private:
   bool pinned(const std::string& path) const;

@@ -305,6 +305,17 @@ std::vector<PathStep> parse_path(const std::string& path, const std::string& ass
   return steps;
 }
 
+// Command-line bytes need not be UTF-8, but JSON strings must be: printing the resolved scenario
+// (summary.json) would fail at the end of the run. `what` names the flag.
+void require_utf8(const std::string& text, const std::string& what) {
+  try {
+    (void)json(text).dump();
+  } catch (const json::type_error& e) {
+    throw_input_error(what + " " + json(text).dump(-1, ' ', false, json::error_handler_t::replace) +
+                      ": not valid UTF-8 text (" + e.what() + ")");
+  }
+}
+
 const json& require_member(const json& j, const char* key, const char* what) {
   const json* v = jcheck::member(j, key);
   if (!v) throw_input_error(std::string(key) + ": missing (" + what + ")");
@@ -331,13 +342,7 @@ json read_scenario_json(const fs::path& path) {
 }
 
 void apply_set(json& root, const std::string& assignment) {
-  // Command-line bytes need not be UTF-8; JSON text must be, or printing it fails later.
-  try {
-    (void)json(assignment).dump();
-  } catch (const json::type_error& e) {
-    throw_input_error("--set " + json(assignment).dump(-1, ' ', false, json::error_handler_t::replace) +
-                      ": not valid UTF-8 text (" + e.what() + ")");
-  }
+  require_utf8(assignment, "--set");
   const size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0) {
     throw_input_error("--set " + assignment + ": expected json.path=value, e.g. workload.max_requests=100");
@@ -376,6 +381,10 @@ void apply_set(json& root, const std::string& assignment) {
 
 void apply_overrides(json& root, const ScenarioOverrides& o) {
   if (!root.is_object()) jcheck::fail("(scenario)", "a JSON object", root);
+  for (const auto& [flag, value] : {std::pair{"--trace", &o.trace}, {"--trace-format", &o.trace_format},
+                                    {"--model", &o.model}, {"--gpu", &o.gpu}, {"--policy", &o.policy}}) {
+    if (*value) require_utf8(**value, flag);
+  }
   auto object_at = [](json& parent, const char* key) -> json& {
     json& v = parent[key];
     if (!v.is_object()) v = json::object();

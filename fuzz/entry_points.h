@@ -39,6 +39,7 @@
 #include "core/model_spec.h"
 #include "core/scenario.h"
 #include "traces/generator.h"
+#include "traces/readers.h"
 #include "traces/trace.h"
 
 #ifndef FLOWKV_SOURCE_DIR
@@ -215,6 +216,15 @@ inline Outcome run_trace(traces::TraceFormat format, std::string_view bytes) {
   });
 }
 
+// Lengths to resample for an empirical generator: any trace, or a lengths-only CSV.
+inline Outcome run_length_samples(std::string_view bytes) {
+  const detail::fs::path path = detail::scratch().write("lengths", bytes);
+  return detail::guarded(path.string(), [&] {
+    detail::check_trace(traces::detail::read_length_samples(path, traces::TraceFormat::kAuto), true);
+    return Outcome::kParsed;
+  });
+}
+
 // ---- model config.json -------------------------------------------------------------------------
 
 inline Outcome run_model_config(std::string_view bytes) {
@@ -376,6 +386,7 @@ inline const std::vector<Target>& targets() {
       {"trace_llmservingsim",
        [](std::string_view b) { return run_trace(TraceFormat::kLlmServingSim, b); }},
       {"trace_apex", [](std::string_view b) { return run_trace(TraceFormat::kApex, b); }},
+      {"trace_lengths", run_length_samples},
       {"model_config", run_model_config},
       {"scenario", run_scenario},
       {"scenario_set", run_scenario_set},

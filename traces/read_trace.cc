@@ -251,6 +251,17 @@ Trace read_rows(const std::string& file, std::string_view view, TraceFormat form
     core::throw_input_error(file + ": empty trace (" + to_string(format) + " format): " + why +
                             "; a trace needs at least one request");
   }
+  // Times are re-zeroed to the first arrival, so their span must fit int64 nanoseconds.
+  const auto [earliest, latest] = std::minmax_element(
+      trace.requests.begin(), trace.requests.end(),
+      [](const core::Request& a, const core::Request& b) { return a.arrival < b.arrival; });
+  int64_t span_ns = 0;
+  if (__builtin_sub_overflow(latest->arrival.ns(), earliest->arrival.ns(), &span_ns)) {
+    core::throw_input_error(file + ": arrival times span more than 292 years (from " +
+                            std::to_string(earliest->arrival.ns()) + " to " +
+                            std::to_string(latest->arrival.ns()) +
+                            " ns), which int64 nanoseconds cannot hold; expected one trace's times");
+  }
   normalize_requests(trace.requests);
   return trace;
 }

@@ -322,7 +322,13 @@ bool parse_wallclock_ns(std::string_view s, int64_t& ns) {
   }
   const int64_t seconds =
       days_since_epoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
-  ns = seconds * 1'000'000'000 + frac_ns;
+  // int64 nanoseconds reach from 1677 to 2262: a date outside is not a time we can represent.
+  constexpr int64_t kNsPerS = 1'000'000'000;
+  if (seconds > (std::numeric_limits<int64_t>::max() - frac_ns) / kNsPerS ||
+      seconds < std::numeric_limits<int64_t>::min() / kNsPerS) {
+    return false;
+  }
+  ns = seconds * kNsPerS + frac_ns;
   return true;
 }
 

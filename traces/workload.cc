@@ -33,12 +33,17 @@ Trace load_workload(const json& w, const std::string& path, const std::filesyste
     if (!v->is_array() || v->size() != 2)
       detail::json_fail(wp, "[start_s, end_s] (end may be null)", *v);
     const double start = detail::json_number((*v)[0], wp + "[0]");
-    if (start < 0.0) detail::json_fail(wp + "[0]", "a non-negative number of seconds", (*v)[0]);
+    // A Duration is int64 nanoseconds: about 292 years.
+    constexpr double kMaxWindowS = 9.2e9;
+    if (start < 0.0 || start >= kMaxWindowS) {
+      detail::json_fail(wp + "[0]", "a number of seconds in [0, 9.2e9)", (*v)[0]);
+    }
     t.window_start = core::Duration::from_seconds(start);
     if (!(*v)[1].is_null()) {
       const double end = detail::json_number((*v)[1], wp + "[1]");
       if (!(end > start))
         detail::json_fail(wp + "[1]", "an end after the start (" + (*v)[0].dump() + ")", (*v)[1]);
+      if (end >= kMaxWindowS) detail::json_fail(wp + "[1]", "a number of seconds below 9.2e9", (*v)[1]);
       t.window_end = core::Duration::from_seconds(end);
     }
   }

@@ -10,6 +10,7 @@
 // --kv-overlap-score-weight).
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
+#include "core/prefix_cache.h"
 #include "core/scenario.h"
 
 namespace flowkv::core {

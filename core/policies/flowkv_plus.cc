@@ -17,6 +17,7 @@
 #include "core/cost_estimate.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
+#include "core/prefix_cache.h"
 #include "core/policy_profile.h"
 #include "core/scenario.h"
 

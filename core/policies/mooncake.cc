@@ -20,6 +20,7 @@
 #include "core/cost_estimate.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
+#include "core/prefix_cache.h"
 #include "core/scenario.h"
 
 namespace flowkv::core {

@@ -353,10 +353,22 @@ TEST(SvgPlot, AxisTicksCarryUnitsAndSiPrefixes) {
   std::vector<std::string> labels;
   for (const auto& x : t) labels.push_back(x.label);
   EXPECT_EQ(labels, (std::vector<std::string>{"1 ms", "10 ms", "100 ms", "1 s", "10 s"}));
+  // Within three decades, 1-2-5 labels; beyond, decades with unlabelled ends at 1-2-5 values.
+  t = report::axis_ticks(ms, 0.003, 0.15, &suffix);
+  EXPECT_EQ(t.front().label, "2 ms");
+  EXPECT_EQ(t.back().label, "200 ms");
+  EXPECT_EQ(t.size(), 7u);  // 2, 5, 10, 20, 50, 100, 200 ms
   report::Axis tokens = report::make_axis("prompt length", "tokens", report::UnitKind::kCount);
   t = report::axis_ticks(tokens, 0, 38000, &suffix);
   EXPECT_EQ(suffix, "tokens");
   EXPECT_EQ(t[1].label, "10k");
+  tokens.scale = report::Scale::kLog;
+  t = report::axis_ticks(tokens, 7, 8000, &suffix);
+  EXPECT_EQ(t.front().value, 5);
+  EXPECT_EQ(t.front().label, "");
+  EXPECT_EQ(t[1].label, "10");
+  EXPECT_EQ(t.back().value, 10000);
+  EXPECT_EQ(t.back().label, "10k");
   report::Axis frac = report::make_axis("share", "", report::UnitKind::kFraction);
   t = report::axis_ticks(frac, 0, 1, &suffix);
   EXPECT_EQ(t.back().label, "100%");

@@ -269,7 +269,8 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
               "hence a log axis when the bulk of the values spans more than 50×.");
   h += figure(render_svg(latency_cdf(runs, LatencyMetric::kQueue)),
               "Time from arrival to the request's first prefill iteration: the part of TTFT spent waiting for a "
-              "prefill node. A router that balances load shortens it.");
+              "prefill node. A router that balances load shortens it. On a log axis, requests that did not wait "
+              "at all sit on the left edge.");
   h += "</div>\n";
 
   h += "<h2 id=\"load\">Load: throughput and goodput against request rate</h2>\n";

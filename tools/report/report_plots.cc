@@ -315,7 +315,8 @@ std::optional<XYPlot> kv_over_time(const Run& run, int run_index, size_t max_poi
   XYPlot p;
   p.id = "kv-time-" + std::to_string(run_index);
   p.title = "KV usage over time: " + run.label;
-  p.subtitle = "from timeline.json counters; dotted rules: role flips";
+  p.subtitle = run.timeline->flips.empty() ? "from timeline.json counters; no role flip in this run"
+                                            : "from timeline.json counters; dotted rules: role flips";
   p.x = make_axis("time since the first arrival", "s", UnitKind::kSeconds);
   bool fraction = true;
   std::set<std::string> counters;
@@ -334,7 +335,7 @@ std::optional<XYPlot> kv_over_time(const Run& run, int run_index, size_t max_poi
     return static_cast<size_t>(it - nodes.begin());
   };
   std::stable_sort(tracks.begin(), tracks.end(), [&](const UsageTrack* a, const UsageTrack* b) { return rank(a) < rank(b); });
-  int color = 0;
+  int color = 5;  // nodes, not runs: colours that the runs' lines (0, 1, ...) use last
   for (const UsageTrack* tp : tracks) {
     const UsageTrack& t = *tp;
     Series s;

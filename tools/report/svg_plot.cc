@@ -187,8 +187,11 @@ void draw_y_axis(std::string& out, const Frame& f, const Mapping& my, const std:
     const double y = my(t.value);
     out += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(f.right) + "\" y2=\"" + px(y) +
            "\" stroke=\"" + kGrid + "\"/>";
-    out += "<text x=\"" + px(f.left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" +
-           escape_xml(t.label) + "</text>\n";
+    if (!t.label.empty()) {
+      out += "<text x=\"" + px(f.left - 6) + "\" y=\"" + px(y + 4) + "\" text-anchor=\"end\">" +
+             escape_xml(t.label) + "</text>";
+    }
+    out += "\n";
   }
   out += "</g>\n";
   const double cy = (f.top + f.bottom) / 2;
@@ -206,7 +209,7 @@ void draw_x_axis(std::string& out, const Frame& f, const Mapping& mx, const std:
     out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) +
            "\" stroke=\"" + kGrid + "\"/>";
     const double w = text_width(t.label, 6.2);
-    if (x - w / 2 > last_end + 4) {
+    if (!t.label.empty() && x - w / 2 > last_end + 4) {
       out += "<text x=\"" + px(x) + "\" y=\"" + px(f.bottom + 16) + "\" text-anchor=\"middle\">" +
              escape_xml(t.label) + "</text>";
       last_end = x + w / 2;
@@ -326,12 +329,10 @@ std::vector<Tick> axis_ticks(const Axis& axis, double lo, double hi, std::string
       lo /= 2;
       hi *= 2;
     }
-    double a = round125(lo, false), b = round125(hi, true);
-    const bool decades_only = std::log10(b / a) > 4.01;  // 1-2-5 labels up to four decades
-    if (decades_only) {
-      a = std::pow(10.0, std::floor(std::log10(a) + 1e-9));
-      b = std::pow(10.0, std::ceil(std::log10(b) - 1e-9));
-    }
+    // The domain ends at 1/2/5 × 10^k around the data; beyond three decades only the decades
+    // are labelled (the ends then get an unlabelled tick, which fixes the domain).
+    const double a = round125(lo, false), b = round125(hi, true);
+    const bool decades_only = std::log10(b / a) > 3.01;
     const int k0 = static_cast<int>(std::floor(std::log10(a) + 1e-9));
     const int k1 = static_cast<int>(std::ceil(std::log10(b) - 1e-9));
     for (int k = k0; k <= k1; ++k) {
@@ -341,6 +342,8 @@ std::vector<Tick> axis_ticks(const Axis& axis, double lo, double hi, std::string
         if (v >= a * (1 - 1e-9) && v <= b * (1 + 1e-9)) out.push_back({v, tick_label_log(axis, v)});
       }
     }
+    if (out.empty() || out.front().value > a * (1 + 1e-9)) out.insert(out.begin(), Tick{a, ""});
+    if (out.back().value < b * (1 - 1e-9)) out.push_back(Tick{b, ""});
     suffix = axis.kind == UnitKind::kCount && !axis.unit.empty() ? axis.unit + ", log scale" : "log scale";
   } else {
     if (!finite(lo) || !finite(hi) || lo > hi) {
@@ -518,7 +521,7 @@ std::string render_svg(const XYPlot& plot) {
       // Off the scale: name it at the edge it lies beyond.
       if (r.kind == RefLine::Kind::kVertical) {
         const bool right = r.value > mx.hi;
-        out += "<text x=\"" + px(right ? f.right - 4 : f.left + 4) + "\" y=\"" + px(f.top + 13) + "\" text-anchor=\"" +
+        out += "<text x=\"" + px(right ? f.right - 4 : f.left + 4) + "\" y=\"" + px(f.bottom - 6) + "\" text-anchor=\"" +
                (right ? "end" : "start") + "\"" + halo + ">" + escape_xml(right ? r.label + " →" : "← " + r.label) +
                "</text>";
       } else {
@@ -529,8 +532,9 @@ std::string render_svg(const XYPlot& plot) {
     } else if (r.kind == RefLine::Kind::kVertical) {
       const double x = mx(r.value);
       out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) + style;
+      // Near the bottom: where a CDF has already climbed past a latency rule, the lower right is empty.
       const bool right_side = x + text_width(r.label, 6) + 6 < f.right;
-      out += "<text x=\"" + px(right_side ? x + 4 : x - 4) + "\" y=\"" + px(f.top + 13) + "\" text-anchor=\"" +
+      out += "<text x=\"" + px(right_side ? x + 4 : x - 4) + "\" y=\"" + px(f.bottom - 6) + "\" text-anchor=\"" +
              (right_side ? "start" : "end") + "\"" + halo + ">" + escape_xml(r.label) + "</text>";
     } else if (r.kind == RefLine::Kind::kHorizontal) {
       const double y = my(r.value);
