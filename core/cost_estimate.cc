@@ -99,4 +99,8 @@ double CostEstimator::decode_load(const NodeLoad& n) const {
   return std::max({n.kv_usage, step, batch});
 }
 
+std::tuple<int64_t, int64_t, uint32_t> CostEstimator::decode_preference(const NodeLoad& n) const {
+  return {static_cast<int64_t>(std::llround(decode_load(n) * 100)), n.assigned_decode_tokens, to_int(n.id)};
+}
+
 }  // namespace flowkv::core

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 #include "core/load_snapshot.h"
@@ -49,6 +50,11 @@ class CostEstimator {
 
   double prefill_load(const NodeLoad& n) const;
   double decode_load(const NodeLoad& n) const;
+  // The order in which load-aware routers prefer decode nodes: decode load rounded to 0.01 (a
+  // smaller difference is noise), then fewer output tokens still to produce there (requests
+  // still prefilling elsewhere count: without this every request of a burst herds to the node
+  // that looked least loaded before their KV arrived), then the lower id.
+  std::tuple<int64_t, int64_t, uint32_t> decode_preference(const NodeLoad& n) const;
   // Decode step time of the node as it is now, with `extra_requests` more holding `extra_tokens`.
   Duration decode_step_now(const NodeLoad& n, int64_t extra_requests = 0, int64_t extra_tokens = 0) const;
 

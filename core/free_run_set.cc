@@ -28,20 +28,20 @@ void FreeRunSet::remove_run(std::map<int64_t, int64_t>::iterator it) {
 }
 
 void FreeRunSet::insert(int64_t first, int64_t count) {
-  const std::string what =
-      "blocks [" + std::to_string(first) + ", " + std::to_string(first + count) + ")";
+  // Built only when a check fails: this runs on every free, in the simulator's hot path.
+  auto what = [&] { return "blocks [" + std::to_string(first) + ", " + std::to_string(first + count) + ")"; };
   FLOWKV_CHECK(count > 0 && first >= 0 && first + count <= num_blocks_,
-               what + " are not inside the pool of " + std::to_string(num_blocks_));
+               what() + " are not inside the pool of " + std::to_string(num_blocks_));
   // The first free run starting after `first`, and the one before it.
   auto next = by_first_.upper_bound(first);
   if (next != by_first_.end()) {
-    FLOWKV_CHECK(next->first >= first + count, what + " are already (partly) free");
+    FLOWKV_CHECK(next->first >= first + count, what() + " are already (partly) free");
   }
   int64_t new_first = first;
   int64_t new_count = count;
   if (next != by_first_.begin()) {
     auto prev = std::prev(next);
-    FLOWKV_CHECK(prev->first + prev->second <= first, what + " are already (partly) free");
+    FLOWKV_CHECK(prev->first + prev->second <= first, what() + " are already (partly) free");
     if (prev->first + prev->second == first) {
       new_first = prev->first;
       new_count += prev->second;

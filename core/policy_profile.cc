@@ -54,10 +54,10 @@ void ProfileEditor::set_role_policy(const std::string& name) {
 
 void ProfileEditor::set_all_node_roles(const std::string& role) {
   if (!root_.is_object() || !root_.contains("cluster") || !root_["cluster"].is_object()) return;
-  const json& nodes = root_["cluster"]["nodes"];
-  if (!nodes.is_array()) return;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (nodes[i].is_object()) set("cluster.nodes[" + std::to_string(i) + "].role", role);
+  if (!root_["cluster"]["nodes"].is_array()) return;
+  // set() replaces root_, so look the array up again for every group.
+  for (size_t i = 0; i < root_["cluster"]["nodes"].size(); ++i) {
+    if (root_["cluster"]["nodes"][i].is_object()) set("cluster.nodes[" + std::to_string(i) + "].role", role);
   }
 }
 

@@ -360,7 +360,10 @@ void apply_set(json& root, const std::string& assignment) {
   std::string where;
   for (const PathStep& step : steps) {
     if (step.index >= 0) {
-      where += "[" + std::to_string(step.index) + "]";
+      // Appended piecewise: "[" + to_string + "]" trips GCC 12's false -Wrestrict at -O3.
+      where += '[';
+      where += std::to_string(step.index);
+      where += ']';
       if (!node->is_array() || step.index >= static_cast<int64_t>(node->size())) {
         throw_input_error("--set " + assignment + ": " + where + " does not exist (" +
                           (node->is_array() ? "the array has " + std::to_string(node->size()) + " elements" : "not an array") + ")");

@@ -13,6 +13,14 @@ SegmentAllocator::SegmentAllocator(int64_t num_blocks) : free_(num_blocks) {}
 bool SegmentAllocator::allocate(int64_t n, BlockList& out) {
   FLOWKV_CHECK(n >= 1, "allocate(" + std::to_string(n) + ")");
   if (n > free_.num_free()) return false;
+  // The common case, one run that fits, without the general path's vector and sort: this runs
+  // for every decode block the simulator grows.
+  if (auto fit = free_.best_fit(n)) {
+    const int64_t first = fit->first;
+    free_.erase(first, n);
+    append_run(out, static_cast<BlockId>(first), n);
+    return true;
+  }
   // Best fit for what is left; when nothing fits, the largest run whole. The first round is
   // the plain best fit, and the loop ends because enough blocks are free.
   std::vector<FreeRunSet::Run> taken;

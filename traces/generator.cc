@@ -306,6 +306,12 @@ Trace generate(const GeneratorSpec& spec, uint64_t seed) {
           break;
       }
     }
+    // A Time is int64 nanoseconds: a rate so low that arrivals pass 292 years is bad input.
+    if (!(t_s < 9.2e9)) {
+      core::throw_input_error("generator: request " + std::to_string(i) + " would arrive after " +
+                              number_text(t_s) + " s, beyond the 292 years a time can hold (rate " +
+                              number_text(a.rate_rps) + " req/s): expected a higher rate");
+    }
     r.arrival = core::Time::from_nanos(std::llround(t_s * 1e9));
     int64_t index = joint ? -1 : 0;
     int64_t* shared_index = joint ? &index : nullptr;

@@ -1,11 +1,11 @@
 // "flowkv": FlowKV's load-aware pair choice (arXiv 2504.03775, section on the Load-Aware
 // Scheduler, as far as the paper describes it): for each request pick the decode node D with the
-// lowest decode load among those that can hold its KV now (all of them if none can), then the
+// lowest decode load among those that can hold its KV now (all of them if none can; near-ties
+// broken by outstanding decode tokens, CostEstimator::decode_preference), then the
 // prefill node P minimising
 //   estimated TTFT + transfer = queue time on P + prefill of the prompt less P's prefix-cache
 //                               hit + KV transfer time P -> D
 // (core/cost_estimate.h; a colocated P that can also decode keeps the request, no transfer).
-// Lowest id on ties.
 //
 // Profile: FlowKV's block-contiguous layout, segment allocator and merged transfers, and its
 // role controller ("flowkv", core/policies/flowkv_roles.cc).
@@ -25,16 +25,9 @@ class FlowKv final : public GlobalScheduler {
 
   RouteDecision route(const Request& req, const LoadSnapshot& s) override {
     const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
-    std::optional<NodeId> d;
-    std::pair<int, double> d_key{};
-    for (const NodeLoad& n : s.nodes) {
-      if (!n.eligible_decode) continue;
-      const std::pair<int, double> key{n.kv_free_blocks >= blocks ? 0 : 1, est_.decode_load(n)};
-      if (!d || key < d_key) {
-        d = n.id;
-        d_key = key;
-      }
-    }
+    const NodeId d = *pick_min(s, false, [&](const NodeLoad& n) {
+      return std::make_pair(n.kv_free_blocks >= blocks ? 0 : 1, est_.decode_preference(n));
+    });
     std::optional<NodeId> p;
     Duration best = Duration::max();
     int64_t best_cached = 0;
@@ -43,14 +36,14 @@ class FlowKv final : public GlobalScheduler {
       const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
       const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
       const Duration t = est_.prefill_finish(n, req.prompt_tokens, cached) +
-                         (local ? Duration::zero() : s.estimate_transfer(n.id, *d, blocks));
+                         (local ? Duration::zero() : s.estimate_transfer(n.id, d, blocks));
       if (t < best) {
         best = t;
         p = n.id;
         best_cached = cached;
       }
     }
-    RouteDecision decision = pair_with(s, *p, *d);
+    RouteDecision decision = pair_with(s, *p, d);
     decision.cached_prompt_tokens = best_cached;
     return decision;
   }

@@ -7,12 +7,17 @@
 //             + (output_tokens - 1) * D's decode step time with this request added
 // (core/cost_estimate.h: the same roofline the simulator charges). Choosing D by the decode
 // step it would run at puts long-context requests where the batch reads least KV, which
-// `flowkv`'s load score (a max of ratios) cannot see. A colocated node that can also decode is
-// costed without transfer.
+// `flowkv`'s load score (a max of ratios) cannot see. The router also remembers the requests it
+// sent to each decode node whose KV has not arrived yet (until their estimated TTFT has passed)
+// and counts them in that node's batch, so that a burst does not herd to the node that looked
+// emptiest. A colocated node that can also decode is costed without transfer.
 //
 // Profile: FlowKV's layout, segment allocator and merged transfers, and our role controller
 // "flowkv-plus" (core/policies/flowkv_plus_roles.cc).
 #include <algorithm>
+#include <queue>
+#include <tuple>
+#include <vector>
 
 #include "core/cost_estimate.h"
 #include "core/global_scheduler.h"
@@ -29,6 +34,7 @@ class FlowKvPlus final : public GlobalScheduler {
   explicit FlowKvPlus(const Scenario& s) : est_(s) {}
 
   RouteDecision route(const Request& req, const LoadSnapshot& s) override {
+    forget_arrived(s);
     const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
     const double later_tokens = static_cast<double>(req.output_tokens - 1);
     // Decode side: what D adds to the request's latency, apart from the prefill.
@@ -68,10 +74,38 @@ class FlowKvPlus final : public GlobalScheduler {
     }
     RouteDecision decision = best_local ? pair_with(s, *p, *p) : RouteDecision{*p, *d, 0, false};
     decision.cached_prompt_tokens = best_cached;
+    // Remember it until its KV should have reached the decode node.
+    const NodeId dn = decision.decode;
+    const Time eta = s.now + est_.prefill_finish(s.nodes[to_int(*p)], req.prompt_tokens, best_cached) +
+                     s.estimate_transfer(*p, dn, blocks);
+    inbound_.push(Inbound{eta, seq_++, to_int(dn), req.prompt_tokens});
+    if (inbound_count_.size() < s.nodes.size()) {
+      inbound_count_.resize(s.nodes.size(), 0);
+      inbound_tokens_.resize(s.nodes.size(), 0);
+    }
+    ++inbound_count_[to_int(dn)];
+    inbound_tokens_[to_int(dn)] += req.prompt_tokens;
     return decision;
   }
 
  private:
+  struct Inbound {
+    Time eta;
+    uint64_t seq = 0;
+    uint32_t node = 0;
+    int64_t tokens = 0;
+    bool operator>(const Inbound& o) const { return std::tie(eta, seq) > std::tie(o.eta, o.seq); }
+  };
+
+  void forget_arrived(const LoadSnapshot& s) {
+    while (!inbound_.empty() && inbound_.top().eta <= s.now) {
+      const Inbound& x = inbound_.top();
+      --inbound_count_[x.node];
+      inbound_tokens_[x.node] -= x.tokens;
+      inbound_.pop();
+    }
+  }
+
   static Duration scaled(Duration d, double k) { return Duration::from_seconds(d.seconds() * k); }
 
   Duration decode_side(const LoadSnapshot& s, const NodeLoad& n, NodeId p, int64_t blocks, int64_t prompt,
@@ -91,11 +125,17 @@ class FlowKvPlus final : public GlobalScheduler {
       wait = scaled(est_.decode_step_now(n), static_cast<double>(n.assigned_decode_tokens) /
                                                  std::max<double>(1.0, n.running_decode));
     }
-    const Duration step = est_.decode_step_now(n, 1, prompt);
+    const size_t i = to_int(n.id);
+    const int64_t in_count = i < inbound_count_.size() ? inbound_count_[i] : 0;
+    const int64_t in_tokens = i < inbound_tokens_.size() ? inbound_tokens_[i] : 0;
+    const Duration step = est_.decode_step_now(n, 1 + in_count, prompt + in_tokens);
     return transfer + wait + scaled(step, later_tokens);
   }
 
   CostEstimator est_;
+  std::priority_queue<Inbound, std::vector<Inbound>, std::greater<Inbound>> inbound_;
+  std::vector<int64_t> inbound_count_, inbound_tokens_;  // by decode node
+  uint64_t seq_ = 0;
 };
 
 FLOWKV_REGISTER_GLOBAL_SCHEDULER("flowkv-plus", "ours: the pair with the least estimated end-to-end latency",

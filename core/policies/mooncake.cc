@@ -4,7 +4,8 @@
 //   TTFT(P) = queue time on P + prefill time of the prompt less P's prefix-cache hit
 //             + KV transfer time from P to the chosen decode node
 // (core/cost_estimate.h, LoadSnapshot::estimate_transfer); the request goes to the minimum.
-// The decode node is the one with the lowest decode load (its time-between-tokens pressure).
+// The decode node is the one with the lowest decode load (its time-between-tokens pressure;
+// CostEstimator::decode_preference breaks near-ties by outstanding decode tokens).
 // Mooncake does not move cached prefixes between prefill nodes here (no global KV store).
 //
 // Parameters (policies.global):
@@ -37,17 +38,9 @@ class Mooncake final : public GlobalScheduler {
   Mooncake(const Scenario& s, const MooncakeParams& p) : est_(s), p_(p) {}
 
   RouteDecision route(const Request& req, const LoadSnapshot& s) override {
-    // Decode side first: the node with the lowest decode load (lowest id on ties).
-    std::optional<NodeId> d;
-    double d_load = 0;
-    for (const NodeLoad& n : s.nodes) {
-      if (!n.eligible_decode) continue;
-      const double load = est_.decode_load(n);
-      if (!d || load < d_load) {
-        d = n.id;
-        d_load = load;
-      }
-    }
+    // Decode side first: the node with the lowest decode load (CostEstimator::decode_preference).
+    const NodeId d = *pick_min(s, false, [&](const NodeLoad& n) { return est_.decode_preference(n); });
+    const double d_load = est_.decode_load(s.nodes[to_int(d)]);
     const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
     std::optional<NodeId> p;
     Duration best = Duration::max();
@@ -57,14 +50,14 @@ class Mooncake final : public GlobalScheduler {
       const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
       const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
       const Duration t = est_.prefill_finish(n, req.prompt_tokens, cached) +
-                         (local ? Duration::zero() : s.estimate_transfer(n.id, *d, blocks));
+                         (local ? Duration::zero() : s.estimate_transfer(n.id, d, blocks));
       if (t < best) {
         best = t;
         p = n.id;
         best_cached = cached;
       }
     }
-    RouteDecision decision = pair_with(s, *p, *d);
+    RouteDecision decision = pair_with(s, *p, d);
     decision.cached_prompt_tokens = best_cached;
     if (p_.early_rejection &&
         (best.seconds() > p_.reject_ttft_factor * est_.slo_ttft_s() || d_load >= p_.reject_decode_load)) {

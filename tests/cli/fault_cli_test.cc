@@ -1,5 +1,6 @@
 // `flowkv simulate --fault ...` as a user runs it: faults from the flag and from the scenario
-// recover and show in summary.json; the same command twice writes byte-identical files; a bad
+// recover and show in summary.json; the same command twice writes byte-identical files
+// (summary.json, requests.csv, timeline.json); a bad
 // --fault exits 2 with one message naming the flag and writes nothing.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -77,10 +78,12 @@ TEST_F(FaultCli, FlagFaultsRecoverAndShowInTheSummary) {
 }
 
 TEST_F(FaultCli, SameCommandTwiceWritesByteIdenticalFiles) {
-  const std::string args = "simulate --scenario " + scenario_ + " --fault node=D1,at=0.8 --fault node=0,at=1.5,for=1 --quiet --out ";
-  ASSERT_EQ(flowkv(args + (dir_ / "a").string()).code, 0);
+  const std::string args = "simulate --scenario " + scenario_ +
+                           " --fault node=D1,at=0.8 --fault node=0,at=1.5,for=1 --timeline --quiet --out ";
+  const Result a = flowkv(args + (dir_ / "a").string());
+  ASSERT_EQ(a.code, 0) << a.output;
   ASSERT_EQ(flowkv(args + (dir_ / "b").string()).code, 0);
-  for (const char* f : {"summary.json", "requests.csv"}) {
+  for (const char* f : {"summary.json", "requests.csv", "timeline.json"}) {
     const std::string a = slurp(dir_ / "a" / f);
     EXPECT_FALSE(a.empty()) << f;
     EXPECT_EQ(a, slurp(dir_ / "b" / f)) << f;

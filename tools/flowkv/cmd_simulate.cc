@@ -13,6 +13,7 @@
 #include "core/timeline.h"
 #include "sim/run.h"
 #include "tools/flowkv/command.h"
+#include "tools/flowkv/scenario_flags.h"
 
 namespace flowkv::cli {
 namespace {
@@ -58,6 +59,13 @@ void print_summary(const core::Scenario& sc, const sim::SimResult& r, const fs::
   std::printf("KV transfers: %lld calls, %.3f GB; role flips: %lld\n",
               static_cast<long long>(m.transfer_calls_total), static_cast<double>(m.transfer_bytes_total) / 1e9,
               static_cast<long long>(m.role_flips));
+  if (m.elastic_joins + m.elastic_leaves > 0 || sc.prefix_cache_blocks != 0) {
+    std::printf("elastic: %lld joins, %lld leaves; prefix cache: %.1f%% of routed prompt tokens hit\n",
+                static_cast<long long>(m.elastic_joins), static_cast<long long>(m.elastic_leaves),
+                m.prefix_prompt_tokens > 0 ? 100.0 * static_cast<double>(m.prefix_hit_tokens) /
+                                                 static_cast<double>(m.prefix_prompt_tokens)
+                                           : 0.0);
+  }
   if (!sc.faults.empty()) {
     std::printf("faults: %zu injected, %lld node failures; recovered %lld by re-prefill, %lld by re-transfer, "
                 "%lld rerouted\n",
@@ -80,23 +88,10 @@ void print_summary(const core::Scenario& sc, const sim::SimResult& r, const fs::
 int simulate(const Args& args) {
   po::options_description opts("options");
   std::string scenario_path, out_dir;
-  core::ScenarioOverrides o;
   opts.add_options()
-      ("scenario", po::value<std::string>(&scenario_path)->required(), "scenario JSON file (or a name under scenarios/)")
-      ("trace", po::value<std::string>(), "replay this trace file instead of the scenario's workload")
-      ("trace-format", po::value<std::string>(), "format of --trace (auto, azure, mooncake, ...)")
-      ("model", po::value<std::string>(), "model name or config.json path")
-      ("gpu", po::value<std::string>(), "GPU of every node group")
-      ("prefill-nodes", po::value<int64_t>(), "number of prefill nodes")
-      ("decode-nodes", po::value<int64_t>(), "number of decode nodes")
-      ("colocated-nodes", po::value<int64_t>(), "number of colocated nodes")
-      ("policy", po::value<std::string>(), "global scheduler (policies.global)")
-      ("rate-scale", po::value<double>(), "multiply the arrival rate (workload.rate_scale)")
-      ("seed", po::value<uint64_t>(), "random seed")
-      ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
-      ("fault", po::value<std::vector<std::string>>()->composing(),
-       "inject a fault: node=N,at=SECONDS[,for=SECONDS][,kind=crash|link-slow|link-down][,factor=F] "
-       "(repeatable; docs/reliability.md)")
+      ("scenario", po::value<std::string>(&scenario_path)->required(), "scenario JSON file (or a name under scenarios/)");
+  add_scenario_flags(opts, true);  // tools/flowkv/scenario_flags.h, shared with compare and sweep
+  opts.add_options()
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>)")
       ("timeline", "also write DIR/timeline.json (Chrome trace format: Perfetto, chrome://tracing; docs/timeline.md)")
       ("timeline-window", po::value<std::string>(),
@@ -104,21 +99,7 @@ int simulate(const Args& args) {
       ("quiet", "no progress bar");
   po::variables_map vm;
   if (!parse_args(kUsage, args, opts, {}, vm)) return 0;
-  if (vm.count("trace")) o.trace = vm["trace"].as<std::string>();
-  if (vm.count("trace-format")) o.trace_format = vm["trace-format"].as<std::string>();
-  if (vm.count("model")) o.model = vm["model"].as<std::string>();
-  if (vm.count("gpu")) o.gpu = vm["gpu"].as<std::string>();
-  if (vm.count("prefill-nodes")) o.prefill_nodes = vm["prefill-nodes"].as<int64_t>();
-  if (vm.count("decode-nodes")) o.decode_nodes = vm["decode-nodes"].as<int64_t>();
-  if (vm.count("colocated-nodes")) o.colocated_nodes = vm["colocated-nodes"].as<int64_t>();
-  if (vm.count("policy")) o.policy = vm["policy"].as<std::string>();
-  if (vm.count("rate-scale")) {
-    o.rate_scale = vm["rate-scale"].as<double>();
-    if (!(*o.rate_scale > 0)) core::throw_input_error("--rate-scale: expected a positive number");
-  }
-  if (vm.count("seed")) o.seed = vm["seed"].as<uint64_t>();
-  if (vm.count("set")) o.sets = vm["set"].as<std::vector<std::string>>();
-  if (vm.count("fault")) o.faults = vm["fault"].as<std::vector<std::string>>();
+  const core::ScenarioOverrides o = read_scenario_flags(vm);
   std::optional<core::TimelineWindow> timeline_window;
   if (vm.count("timeline-window")) timeline_window = core::parse_timeline_window(vm["timeline-window"].as<std::string>());
   const bool want_timeline = vm.count("timeline") || timeline_window;

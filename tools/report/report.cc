@@ -95,7 +95,12 @@ struct Row {
   std::function<std::string(double)> format;
 };
 
-std::string ms(double s) { return format_number(s * 1e3, 3); }
+// Milliseconds with 3 significant digits, and whole milliseconds with separators from 1,000 on
+// ("13,284", not "13.3k").
+std::string ms(double s) {
+  const double v = s * 1e3;
+  return std::fabs(v) >= 999.5 ? count_text(static_cast<int64_t>(std::llround(v))) : format_number(v, 3);
+}
 std::string sec(double s) { return format_number(s, 3); }
 std::string pct(double f) { return fixed(f * 100, 1) + "%"; }
 std::string num(double v) { return format_number(v, 3); }
@@ -125,7 +130,9 @@ std::vector<Row> summary_rows() {
   stat_rows("E2E latency", "s", &RunSummary::e2e, sec);
   stat_rows("Queueing before prefill", "ms", &RunSummary::queue, ms);
   stat_rows("KV transfer", "ms", &RunSummary::transfer, ms);
-  rows.push_back({"", "transport calls", Better::kLower, [](const RunSummary& s) { return double(s.transfer_calls_total); }, cnt});
+  rows.push_back({"", "transport calls per request", Better::kLower,
+                  [](const RunSummary& s) { return s.total > 0 ? double(s.transfer_calls_total) / double(s.total) : 0.0; },
+                  num});
   rows.push_back({"", "GB moved", Better::kNone, [](const RunSummary& s) { return double(s.transfer_bytes_total) / 1e9; }, num});
   rows.push_back({"Cluster", "role flips", Better::kNone, [](const RunSummary& s) { return double(s.role_flips); }, cnt});
   rows.push_back({"", "preemptions", Better::kLower, [](const RunSummary& s) { return double(s.preemptions); }, cnt});

@@ -612,7 +612,7 @@ std::string render_svg(const BarChart& chart) {
   const size_t ngroups = std::max<size_t>(1, chart.groups.size());
   const double slot = (f.right - f.left) / static_cast<double>(ncat);
   const double inner = slot * 0.8;
-  const double bar = inner / static_cast<double>(ngroups);
+  const double bar = std::min(90.0, inner / static_cast<double>(ngroups));  // few bars: not slabs
   const double zero = my(std::clamp(0.0, my.lo, my.hi));
   // Bars of a category sit side by side in group order, centred: a group without a value there
   // (a node one run lacks) leaves no hole.
@@ -655,10 +655,10 @@ std::string render_svg(const BarChart& chart) {
                "\" y2=\"" + px(ym) + "\" stroke=\"#111\" stroke-width=\"2.5\"/>";
         if (ym > top - 14) label_y = ym - 5;  // the tick sits on the bar: label above both
       }
-      if (bar >= 22) {
-        const std::string text = chart.y.kind == UnitKind::kFraction ? fixed(v * 100, 0) + "%"
-                                 : chart.y.kind == UnitKind::kSeconds ? format_seconds(v, 2)
-                                                                      : format_number(v, 3);
+      const std::string text = chart.y.kind == UnitKind::kFraction ? fixed(v * 100, 0) + "%"
+                               : chart.y.kind == UnitKind::kSeconds ? format_seconds(v, 2)
+                                                                    : format_number(v, 3);
+      if (text_width(text, 5.9) + 3 <= bar) {  // only where the label fits over its own bar
         // At the very top there is no room above the bar: write inside it, in white.
         const bool inside = label_y < f.top + 9 && zero - top > 16;
         out += "<text x=\"" + px(x + bar / 2) + "\" y=\"" + px(inside ? top + 12 : label_y) +

@@ -1,0 +1,55 @@
+#include "tools/flowkv/scenario_flags.h"
+
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+
+namespace flowkv::cli {
+
+const char* const kScenarioFlagsUsage =
+    "[--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] "
+    "[--colocated-nodes K] [--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]...";
+
+void add_scenario_flags(po::options_description& opts, bool with_policy) {
+  opts.add_options()
+      ("trace", po::value<std::string>(), "replay this trace file instead of the scenario's workload")
+      ("trace-format", po::value<std::string>(), "format of --trace (auto, azure, mooncake, ...)")
+      ("model", po::value<std::string>(), "model name or config.json path")
+      ("gpu", po::value<std::string>(), "GPU of every node group")
+      ("prefill-nodes", po::value<int64_t>(), "number of prefill nodes")
+      ("decode-nodes", po::value<int64_t>(), "number of decode nodes")
+      ("colocated-nodes", po::value<int64_t>(), "number of colocated nodes");
+  if (with_policy) {
+    opts.add_options()("policy", po::value<std::string>(), "global scheduler (policies.global)");
+  }
+  opts.add_options()
+      ("rate-scale", po::value<double>(), "multiply the arrival rate (workload.rate_scale)")
+      ("seed", po::value<uint64_t>(), "random seed")
+      ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
+      ("fault", po::value<std::vector<std::string>>()->composing(),
+       "inject a fault: node=N,at=SECONDS[,for=SECONDS][,kind=crash|link-slow|link-down][,factor=F] "
+       "(repeatable; docs/reliability.md)");
+}
+
+core::ScenarioOverrides read_scenario_flags(const po::variables_map& vm) {
+  core::ScenarioOverrides o;
+  if (vm.count("trace")) o.trace = vm["trace"].as<std::string>();
+  if (vm.count("trace-format")) o.trace_format = vm["trace-format"].as<std::string>();
+  if (vm.count("model")) o.model = vm["model"].as<std::string>();
+  if (vm.count("gpu")) o.gpu = vm["gpu"].as<std::string>();
+  if (vm.count("prefill-nodes")) o.prefill_nodes = vm["prefill-nodes"].as<int64_t>();
+  if (vm.count("decode-nodes")) o.decode_nodes = vm["decode-nodes"].as<int64_t>();
+  if (vm.count("colocated-nodes")) o.colocated_nodes = vm["colocated-nodes"].as<int64_t>();
+  if (vm.count("policy")) o.policy = vm["policy"].as<std::string>();
+  if (vm.count("rate-scale")) {
+    o.rate_scale = vm["rate-scale"].as<double>();
+    if (!(*o.rate_scale > 0)) core::throw_input_error("--rate-scale: expected a positive number");
+  }
+  if (vm.count("seed")) o.seed = vm["seed"].as<uint64_t>();
+  if (vm.count("set")) o.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("fault")) o.faults = vm["fault"].as<std::vector<std::string>>();
+  return o;
+}
+
+}  // namespace flowkv::cli
