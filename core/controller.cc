@@ -564,7 +564,7 @@ void Controller::on_timer() {
     n.flip_requested = true;
     n.flip_role = c.role;
     n.flip_routable = c.routable;
-    n.flip_cost = c.cost.value_or(scenario_.cost.role_flip);
+    n.flip_cost = c.cost.value_or(!n.routable && c.routable ? scenario_.cost.node_startup : scenario_.cost.role_flip);
     mark(n);
   }
   timer_work_ = make_work_id(kTimerWork, 0);

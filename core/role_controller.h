@@ -3,8 +3,8 @@
 //
 // The controller calls decide() on a timer of period() (never when the period is zero) with a
 // fresh LoadSnapshot. For each RoleChange it waits until the node's current iteration ends,
-// submits a RoleFlip with the change's cost (cost_model.role_flip_ms unless the change says; an
-// elastic join carries its start-up time), and applies the new role when the flip completes. A
+// submits a RoleFlip with the change's cost (cost_model.role_flip_ms, or node_startup_s for a
+// node joining, unless the change says), and applies the new role when the flip completes. A
 // node keeps serving what it already holds after a flip (its one KV pool is shared by both
 // roles, so nothing moves); only routing changes. Counted separately: role flips (the role of a
 // routable node changes), elastic joins (a node becomes routable) and leaves (stops being).
@@ -29,8 +29,8 @@ struct RoleChange {
   NodeId node{};
   NodeRole role = NodeRole::kPrefill;
   bool routable = true;  // false: the node leaves (finishes what it holds, takes nothing new)
-  // How long the node runs nothing while it changes; cost_model.role_flip_ms when unset (an
-  // elastic join sets its start-up time here).
+  // How long the node runs nothing while it changes; when unset, cost_model.node_startup_s for
+  // a node joining and cost_model.role_flip_ms for any other change.
   std::optional<Duration> cost;
 };
 

@@ -246,7 +246,7 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
 void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
   if (c) {
     jcheck::check_object(*c, "cost_model", {"compute_efficiency", "memory_efficiency", "tp_efficiency",
-                                          "iteration_overhead_us", "role_flip_ms"});
+                                          "iteration_overhead_us", "role_flip_ms", "node_startup_s"});
     if (const json* v = jcheck::member(*c, "compute_efficiency")) cost.compute_efficiency = jcheck::number_in(*v, "cost_model.compute_efficiency", 1e-3, 1.0);
     if (const json* v = jcheck::member(*c, "memory_efficiency")) cost.memory_efficiency = jcheck::number_in(*v, "cost_model.memory_efficiency", 1e-3, 1.0);
     if (const json* v = jcheck::member(*c, "tp_efficiency")) cost.tp_efficiency = jcheck::number_in(*v, "cost_model.tp_efficiency", 1e-3, 1.0);
@@ -256,6 +256,9 @@ void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
     if (const json* v = jcheck::member(*c, "role_flip_ms")) {
       cost.role_flip = Duration::from_seconds(jcheck::number_in(*v, "cost_model.role_flip_ms", 0, 1e9) * 1e-3);
     }
+    if (const json* v = jcheck::member(*c, "node_startup_s")) {
+      cost.node_startup = Duration::from_seconds(jcheck::number_in(*v, "cost_model.node_startup_s", 0, 86400));
+    }
   }
   out = ordered_json::object();
   out["compute_efficiency"] = cost.compute_efficiency;
@@ -263,6 +266,7 @@ void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
   out["tp_efficiency"] = cost.tp_efficiency;
   out["iteration_overhead_us"] = static_cast<double>(cost.iteration_overhead.ns()) / 1e3;
   out["role_flip_ms"] = static_cast<double>(cost.role_flip.ns()) / 1e6;
+  out["node_startup_s"] = cost.node_startup.seconds();
 }
 
 // "a.b[2].c" -> steps; a step is a key or an index.

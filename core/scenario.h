@@ -57,6 +57,7 @@ struct CostModelSpec {
   double tp_efficiency = 0.90;       // tensor-parallel scaling per extra GPU (1 = perfect)
   Duration iteration_overhead = Duration::micros(1500);  // scheduling, launch, sampling
   Duration role_flip = Duration::millis(50);              // cost of a node changing role
+  Duration node_startup = Duration::seconds(30);          // a standby node joining (loading weights)
 };
 
 struct PolicySpec {

@@ -10,6 +10,7 @@ ts; slices on one thread nest; B/E balance; every flow start has one finish with
 pid has a process_name. Prints what the file holds (events per phase, slices per name, tracks)
 and exits 1 with the problems found, 0 when there are none. Standard library only.
 """
+import bisect
 import collections
 import json
 import sys
@@ -86,9 +87,21 @@ def main(path):
                 problems.append(f"pid/tid {thread}: slice '{name}' at {start} ns overlaps its neighbour partly")
             stack.append(end)
 
+    starts = {thread: [s for s, _, _ in lst] for thread, lst in slices.items()}
+
     def enclosed(e):
+        thread = (e["pid"], e.get("tid"))
+        lst = slices.get(thread, [])
         t = ns(e["ts"])
-        return any(s <= t <= en for s, en, _ in slices.get((e["pid"], e.get("tid")), []))
+        # Slices sorted by start: walk back from the last one starting at or before t.
+        i = bisect.bisect_right(starts.get(thread, []), t) - 1
+        while i >= 0:
+            if lst[i][1] >= t:
+                return True
+            i -= 1
+            if i >= 0 and lst[i][0] < t - 10**12:  # nothing lasts 1000 s: stop looking
+                break
+        return False
 
     for key, e in flows["s"].items():
         f = flows["f"].get(key)

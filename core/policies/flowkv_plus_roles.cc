@@ -24,7 +24,7 @@
 //
 // Parameters (policies.role): period_s 0.5, enter 0.9, idle 0.5, target 0.7, exit 0.5,
 // confirm 2, alpha 0.5 (EWMA weight of the newest period), min_pool 1, overload 1.5,
-// startup_s 30, leave_cycles 10.
+// leave_cycles 10. A join takes cost_model.node_startup_s.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -48,7 +48,6 @@ struct Params {
   double alpha = 0.5;
   int64_t min_pool = 1;
   double overload = 1.5;
-  Duration startup = Duration::seconds(30);
   int64_t leave_cycles = 10;
 };
 
@@ -129,7 +128,7 @@ class FlowKvPlusRoles final : public RoleController {
       if (pressure_[index(role)] >= p_.overload && !lend_possible) {
         for (const PoolMember& m : role == NodeRole::kPrefill ? v.standby_prefill : v.standby_decode) {
           if (m.flipping || touched.count(to_int(m.id))) continue;
-          changes.push_back(RoleChange{m.id, role, true, p_.startup});
+          changes.push_back(RoleChange{m.id, role, true, std::nullopt});
           touched.insert(to_int(m.id));
           joined_.insert(to_int(m.id));
           break;
@@ -184,7 +183,7 @@ class FlowKvPlusRoles final : public RoleController {
 std::unique_ptr<RoleController> make(const PolicyContext& c) {
   const std::string& path = c.json_path;
   jcheck::check_object(c.params, path, {"period_s", "enter", "idle", "target", "exit", "confirm", "alpha", "min_pool",
-                                        "overload", "startup_s", "leave_cycles"});
+                                        "overload", "leave_cycles"});
   Params p;
   auto get = [&](const char* key) { return jcheck::member(c.params, key); };
   if (const auto* v = get("period_s")) p.period = Duration::from_seconds(jcheck::number_in(*v, path + ".period_s", 1e-3, 3600));
@@ -196,7 +195,6 @@ std::unique_ptr<RoleController> make(const PolicyContext& c) {
   if (const auto* v = get("alpha")) p.alpha = jcheck::number_in(*v, path + ".alpha", 1e-3, 1.0);
   if (const auto* v = get("min_pool")) p.min_pool = jcheck::integer(*v, path + ".min_pool", 1);
   if (const auto* v = get("overload")) p.overload = jcheck::positive(*v, path + ".overload");
-  if (const auto* v = get("startup_s")) p.startup = Duration::from_seconds(jcheck::number_in(*v, path + ".startup_s", 0, 86400));
   if (const auto* v = get("leave_cycles")) p.leave_cycles = jcheck::integer(*v, path + ".leave_cycles", 1);
   if (!(p.exit < p.target && p.target < p.enter)) {
     jcheck::fail(path, "exit < target < enter (the hysteresis band)",

@@ -5,7 +5,7 @@
 //
 //   overload   a pool's load >= `overload` and the other pool cannot lend (it is not idle, or is
 //              at `min_pool` nodes): one standby node of that role joins per period, after
-//              `startup_s` of start-up during which it takes nothing;
+//              cost_model.node_startup_s of start-up during which it takes nothing;
 //   imbalance  one pool's load >= `high` and the other's <= `low`: the least-loaded node of the
 //              idle pool serves the busy role (a role flip costing cost_model.role_flip_ms; its
 //              one block pool is shared by both sub-schedulers, so no memory moves and it keeps
@@ -18,7 +18,7 @@
 // elastically leaves (finishes what it holds, takes nothing new, goes back to standby).
 //
 // Parameters (policies.role): period_s 1.0, high 0.8, low 0.3, overload 1.5, flip_cycles 5,
-// min_pool 1, max_flips 1, startup_s 30, leave_cycles 10.
+// min_pool 1, max_flips 1, leave_cycles 10.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -40,7 +40,6 @@ struct Params {
   int64_t flip_cycles = 5;
   int64_t min_pool = 1;
   int64_t max_flips = 1;
-  Duration startup = Duration::seconds(30);
   int64_t leave_cycles = 10;
 };
 
@@ -107,7 +106,7 @@ class FlowKvRoles final : public RoleController {
       if (load_of(role) < p_.overload || lend_possible) continue;
       for (const PoolMember& m : role == NodeRole::kPrefill ? v.standby_prefill : v.standby_decode) {
         if (m.flipping || touched.count(to_int(m.id))) continue;
-        changes.push_back(RoleChange{m.id, role, true, p_.startup});
+        changes.push_back(RoleChange{m.id, role, true, std::nullopt});
         touched.insert(to_int(m.id));
         joined_.insert(to_int(m.id));
         break;
@@ -150,7 +149,7 @@ class FlowKvRoles final : public RoleController {
 std::unique_ptr<RoleController> make(const PolicyContext& c) {
   const std::string& path = c.json_path;
   jcheck::check_object(c.params, path, {"period_s", "high", "low", "overload", "flip_cycles", "min_pool", "max_flips",
-                                        "startup_s", "leave_cycles"});
+                                        "leave_cycles"});
   Params p;
   auto get = [&](const char* key) { return jcheck::member(c.params, key); };
   if (const auto* v = get("period_s")) p.period = Duration::from_seconds(jcheck::number_in(*v, path + ".period_s", 1e-3, 3600));
@@ -160,7 +159,6 @@ std::unique_ptr<RoleController> make(const PolicyContext& c) {
   if (const auto* v = get("flip_cycles")) p.flip_cycles = jcheck::integer(*v, path + ".flip_cycles", 1);
   if (const auto* v = get("min_pool")) p.min_pool = jcheck::integer(*v, path + ".min_pool", 1);
   if (const auto* v = get("max_flips")) p.max_flips = jcheck::integer(*v, path + ".max_flips", 0);
-  if (const auto* v = get("startup_s")) p.startup = Duration::from_seconds(jcheck::number_in(*v, path + ".startup_s", 0, 86400));
   if (const auto* v = get("leave_cycles")) p.leave_cycles = jcheck::integer(*v, path + ".leave_cycles", 1);
   if (p.low >= p.high) jcheck::fail(path + ".low", "a value below high (" + std::to_string(p.high) + ")", nlohmann::json(p.low));
   return std::make_unique<FlowKvRoles>(c.scenario, p);

@@ -239,7 +239,8 @@ json overloaded() {
     "model": "llama-3.1-8b",
     "workload": {"generator": {"arrival": {"process": "poisson", "rate": 11}, "requests": 500,
                                "input": {"dist": "fixed", "value": 4000}, "output": {"dist": "fixed", "value": 128}}},
-    "policies": {"global": "flowkv", "role": {"name": "flowkv", "startup_s": 2, "leave_cycles": 3}},
+    "policies": {"global": "flowkv", "role": {"name": "flowkv", "leave_cycles": 3}},
+    "cost_model": {"node_startup_s": 2},
     "seed": 4
   })");
 }
