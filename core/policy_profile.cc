@@ -66,13 +66,17 @@ void apply_policy_profile(json& root, const std::vector<std::string>& set_assign
     return;  // the default policies have no profile
   }
   json& policies = root["policies"];
-  if (policies.contains("profile") && !policies["profile"].is_boolean()) return;  // already applied
   if (policies.contains("profile") && policies["profile"] == false) return;
   std::string name;
   if (policies.contains("global")) {
     const json& g = policies["global"];
     if (g.is_string()) name = g.get<std::string>();
     if (g.is_object() && g.contains("name") && g["name"].is_string()) name = g["name"].get<std::string>();
+  }
+  // A resolved scenario carries the record of the profile that made it: not again.
+  if (policies.contains("profile") && policies["profile"].is_object() &&
+      policies["profile"].value("policy", std::string()) == name) {
+    return;
   }
   const auto& registry = policy_profile_registry();
   const auto it = registry.find(name);

@@ -9,8 +9,8 @@
 // policies.global after the command-line flags and the --set assignments, except:
 //   - a path that a --set assigned (or a parent of it) is left as the user set it;
 //   - "policies": {"profile": false} turns the profile off;
-//   - a scenario whose policies.profile is already an object (a resolved scenario) is not
-//     changed again.
+//   - a scenario whose policies.profile already records this policy's profile (a resolved
+//     scenario) is not changed again.
 // What the profile changed is recorded in policies.profile =
 //   {"policy": NAME, "set": {"kv.layout": "paged", ...}}   (only values that differed)
 // and therefore appears in the resolved scenario of summary.json.

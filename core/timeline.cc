@@ -25,7 +25,7 @@ constexpr uint32_t kRecvLane0 = 5000;
 constexpr uint32_t kMaxLanes = 4900;  // more concurrent transfers than this share the last lane
 constexpr size_t kMaxListedRequests = 8;
 
-constexpr std::string_view kFlowCat = "kv";
+constexpr std::string_view kTransferCat = "transfer";
 constexpr std::string_view kFlowName = "kv transfer";
 
 uint32_t pid_of(uint32_t node) { return node + 1; }
@@ -254,10 +254,10 @@ void Timeline::end_transfer(const Pending& p, Time end, WorkState state) {
     name_lane(p.node, true, p.send_lane);
     name_lane(p.dst, false, p.recv_lane);
     const Duration dur = end - p.start;
-    // The flow events sit in the middle of both slices, which they bind to as the enclosing
-    // slice; at a slice's first nanosecond the binding would depend on how a viewer orders
-    // events with equal timestamps.
-    const Time mid = p.start + dur / 2;
+    // Each flow event has the timestamp, category, pid and tid of the slice it belongs to:
+    // DevTools binds flows only to such a slice; Perfetto and chrome://tracing bind them to the
+    // slice enclosing their timestamp, and Perfetto orders a slice before other events with the
+    // same timestamp, so all three draw the arrow between the same two slices.
     const uint64_t flow = next_flow_id_++;
     args_.clear();
     args_.add("request", p.a).add("bytes", p.b).add("calls", p.c);
@@ -265,8 +265,8 @@ void Timeline::end_transfer(const Pending& p, Time end, WorkState state) {
     args_.add("to", node_names_[p.dst]);
     if (!ok) args_.add("state", to_string(state));
     std::string name = std::string(ok ? "KV" : "KV (failed)") + " -> " + node_names_[p.dst];
-    writer_.complete(pid_of(p.node), send_tid, p.start, dur, "transfer", name, args_);
-    writer_.flow_start(pid_of(p.node), send_tid, mid, kFlowCat, kFlowName, flow);
+    writer_.complete(pid_of(p.node), send_tid, p.start, dur, kTransferCat, name, args_);
+    writer_.flow_start(pid_of(p.node), send_tid, p.start, kTransferCat, kFlowName, flow);
 
     args_.clear();
     args_.add("request", p.a).add("bytes", p.b).add("calls", p.c);
@@ -274,8 +274,8 @@ void Timeline::end_transfer(const Pending& p, Time end, WorkState state) {
     args_.add("from", node_names_[p.node]);
     if (!ok) args_.add("state", to_string(state));
     name = std::string(ok ? "KV" : "KV (failed)") + " <- " + node_names_[p.node];
-    writer_.complete(pid_of(p.dst), recv_tid, p.start, dur, "transfer", name, args_);
-    writer_.flow_finish(pid_of(p.dst), recv_tid, mid, kFlowCat, kFlowName, flow);
+    writer_.complete(pid_of(p.dst), recv_tid, p.start, dur, kTransferCat, name, args_);
+    writer_.flow_finish(pid_of(p.dst), recv_tid, p.start, kTransferCat, kFlowName, flow);
   } else {
     dropped_ += 4;
   }

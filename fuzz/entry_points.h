@@ -145,8 +145,10 @@ inline void check_trace(const traces::Trace& t, bool all_rows) {
     const core::Request& r = t.requests[i];
     expect(r.id == core::RequestId{i}, "ids are 0..n-1 in order");
     expect(i == 0 || t.requests[i - 1].arrival <= r.arrival, "requests are sorted by arrival");
-    expect(r.prompt_tokens > 0, "prompt_tokens > 0");
-    expect(r.output_tokens > 0, "output_tokens > 0");
+    expect(r.prompt_tokens > 0 && r.prompt_tokens <= traces::kMaxRequestTokens,
+           "0 < prompt_tokens <= kMaxRequestTokens");
+    expect(r.output_tokens > 0 && r.output_tokens <= traces::kMaxRequestTokens,
+           "0 < output_tokens <= kMaxRequestTokens");
   }
   if (all_rows) {
     expect(t.stats.rows == static_cast<int64_t>(t.requests.size()) + t.stats.skipped_total(),
@@ -194,11 +196,12 @@ inline constexpr int64_t kMaxFuzzRequests = 20'000;
 inline constexpr int64_t kMaxFuzzTokens = 1'000'000;
 
 inline bool generator_too_big(const traces::GeneratorSpec& spec) {
-  auto too_long = [](const traces::LengthSpec& l) {
-    return (l.dist == traces::LengthDist::kFixed ? l.value : l.max) > kMaxFuzzTokens;
-  };
-  return spec.requests > kMaxFuzzRequests || too_long(spec.input) || too_long(spec.output) ||
-         (spec.shared_prefix && spec.shared_prefix->tokens > kMaxFuzzTokens);
+  // Lengths cost memory only through prefix hashes (one per 512 prompt tokens), which
+  // generators make only with a shared prefix.
+  const traces::LengthSpec& in = spec.input;
+  const int64_t longest = in.dist == traces::LengthDist::kFixed ? in.value : in.max;
+  return spec.requests > kMaxFuzzRequests ||
+         (spec.shared_prefix && longest + spec.shared_prefix->tokens > kMaxFuzzTokens);
 }
 
 }  // namespace detail

@@ -106,9 +106,12 @@ void validate_length(const LengthSpec& s, const std::string& path) {
   if (s.min < 1) fail("min", "a positive integer", std::to_string(s.min));
   if (s.max < s.min)
     fail("max", "at least min (" + std::to_string(s.min) + ")", std::to_string(s.max));
+  const std::string at_most = "at most " + std::to_string(kMaxRequestTokens) + " tokens";
+  if (s.max > kMaxRequestTokens) fail("max", at_most, std::to_string(s.max));
   switch (s.dist) {
     case LengthDist::kFixed:
       if (s.value < 1) fail("value", "a positive integer", std::to_string(s.value));
+      if (s.value > kMaxRequestTokens) fail("value", at_most, std::to_string(s.value));
       break;
     case LengthDist::kUniform:
       break;
@@ -228,6 +231,16 @@ void validate_generator_spec(const GeneratorSpec& spec, const std::string& path)
   if (spec.shared_prefix) {
     if (spec.shared_prefix->tokens < 1) {
       core::throw_input_error(path + ".shared_prefix.tokens: expected a positive integer, got " +
+                              std::to_string(spec.shared_prefix->tokens));
+    }
+    // The system prompt is added to the drawn prompt: together they stay within the limit.
+    const int64_t longest =
+        spec.input.dist == LengthDist::kFixed ? spec.input.value : spec.input.max;
+    if (spec.shared_prefix->tokens > kMaxRequestTokens - longest) {
+      core::throw_input_error(path + ".shared_prefix.tokens: expected at most " +
+                              std::to_string(kMaxRequestTokens - longest) + " (with prompts of up to " +
+                              std::to_string(longest) + " tokens, at most " +
+                              std::to_string(kMaxRequestTokens) + " in all), got " +
                               std::to_string(spec.shared_prefix->tokens));
     }
     const double f = spec.shared_prefix->fraction;

@@ -117,6 +117,12 @@ void RowSink::add(int64_t line, std::string_view raw_time, int64_t arrival_ns,
     previous_line_ = line;
     previous_raw_ = raw_time;
   }
+  if (prompt_tokens > kMaxRequestTokens || output_tokens > kMaxRequestTokens) {
+    fail_line(file_, line,
+              "a request of " + std::to_string(prompt_tokens) + " prompt and " +
+                  std::to_string(output_tokens) + " output tokens: expected at most " +
+                  std::to_string(kMaxRequestTokens) + " tokens on each side");
+  }
   if (prompt_tokens == 0) {
     ++stats_.skipped[kSkipZeroInput];
     return;

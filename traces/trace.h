@@ -36,6 +36,10 @@ enum class TraceFormat {
 TraceFormat parse_trace_format(std::string_view name);  // "auto", "azure", "mooncake", ...
 const char* to_string(TraceFormat format);
 
+// The most tokens a request may have on either side: the controller records token counts in 32
+// bits. Readers and generators reject more, naming the row or the JSON path.
+inline constexpr int64_t kMaxRequestTokens = 2'147'483'646;
+
 struct TraceStats {
   int64_t rows = 0;                              // data rows seen
   std::map<std::string, int64_t> skipped;        // reason -> rows skipped

@@ -73,6 +73,11 @@ TEST(PolicyProfile, KeepsRoleParametersOfTheSamePolicyAndIsNotAppliedTwice) {
   const json once = j;
   apply_overrides(j, {});  // a recorded profile is not applied again
   EXPECT_EQ(j, once);
+  ScenarioOverrides other;  // another policy on the same (resolved) scenario gets its own profile
+  other.policy = "vllm-disagg";
+  apply_overrides(j, other);
+  EXPECT_EQ(j["kv"]["layout"], "paged");
+  EXPECT_EQ(j["policies"]["profile"]["policy"], "vllm-disagg");
 }
 
 TEST(PolicyProfile, ColocatedMakesEveryGroupColocated) {

@@ -57,7 +57,7 @@ TEST(Scenario, ParsesAndFillsDefaults) {
   EXPECT_EQ(s.nodes[0].layout.geometry.num_blocks, static_cast<int64_t>(kv / (16.0 * s.model.kv_bytes_per_token())));
   EXPECT_EQ(s.resolved["kv"]["layout"], "contiguous");
   EXPECT_EQ(s.resolved["policies"]["batch"]["name"], "continuous");
-  EXPECT_EQ(s.resolved["cluster"]["nodes"][0]["kv_blocks_per_node"], s.nodes[0].layout.geometry.num_blocks);
+  EXPECT_EQ(s.resolved["cluster"]["nodes"].at(0)["kv_blocks_per_node"], s.nodes[0].layout.geometry.num_blocks);
 }
 
 TEST(Scenario, ErrorsNameTheJsonPath) {

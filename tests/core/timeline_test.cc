@@ -186,12 +186,15 @@ void expect_nesting(const json& events) {
   }
 }
 
-// Is there a slice on (pid, tid) that encloses ts?
-bool enclosed(const json& events, int64_t pid, int64_t tid, int64_t ts) {
+// Is there a slice on the flow event's thread, of its category, that starts at its timestamp?
+// (DevTools binds a flow event only to such a slice; Perfetto and chrome://tracing to the slice
+// enclosing its timestamp, which this one is.)
+bool bound(const json& events, const json& flow) {
   for (const json& e : events) {
-    if (e["ph"] != "X" || e["pid"] != pid || e["tid"] != tid) continue;
-    const int64_t s = ns_of(e["ts"]);
-    if (s <= ts && ts <= s + ns_of(e["dur"])) return true;
+    if (e["ph"] == "X" && e["pid"] == flow["pid"] && e["tid"] == flow["tid"] && e["cat"] == flow["cat"] &&
+        e["ts"] == flow["ts"]) {
+      return true;
+    }
   }
   return false;
 }
@@ -213,8 +216,8 @@ void expect_flows_matched(const json& events) {
     EXPECT_EQ(s["cat"], f->second["cat"]);
     EXPECT_EQ(s["name"], f->second["name"]);
     EXPECT_NE(s["pid"], f->second["pid"]) << "a KV flow joins two nodes";
-    EXPECT_TRUE(enclosed(events, s["pid"], s["tid"], ns_of(s["ts"]))) << s.dump();
-    EXPECT_TRUE(enclosed(events, f->second["pid"], f->second["tid"], ns_of(f->second["ts"]))) << f->second.dump();
+    EXPECT_TRUE(bound(events, s)) << s.dump();
+    EXPECT_TRUE(bound(events, f->second)) << f->second.dump();
   }
 }
 

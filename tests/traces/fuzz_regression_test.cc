@@ -5,7 +5,8 @@
 // kInvalidInput / kUnsupported naming the file; nothing else escapes (no other exception type,
 // no broken invariant of the parsed value; under the ASan+UBSan build, no sanitizer report).
 //
-//   fuzz/corpus/<target>/*        seeds cut from real files: each must parse.
+//   fuzz/corpus/<target>/*        valid seeds (samples cut from real files, shipped scenarios and
+//                                 models, valid overrides): each must parse.
 //   fuzz/regressions/<target>/*   inputs that once broke the contract. The name says what the
 //                                 fixed parser must do: "rejected-..." (an input error) or
 //                                 "parsed-...".
@@ -73,7 +74,8 @@ TEST_P(FuzzInputs, SeedsParse) {
     const Replay r = replay(target(), seed);
     EXPECT_EQ(r.violation, "") << seed;
     EXPECT_EQ(r.outcome, Outcome::kParsed)
-        << seed << " is a seed cut from a real file, so it must parse; it was "
+        << seed << " is a valid seed (cut from a real file, or a valid override), so it must "
+        << "parse; it was "
         << to_string(r.outcome);
   }
 }
