@@ -28,7 +28,7 @@ class Duration {
   static constexpr Duration max() { return Duration(std::numeric_limits<int64_t>::max()); }
 
   constexpr int64_t ns() const { return ns_; }
-  constexpr double seconds() const { return static_cast<double>(ns_) * 1e-9; }
+  constexpr double seconds() const { return static_cast<double>(ns_) / 1e9; }  // division: whole seconds stay exact
   constexpr double millis() const { return static_cast<double>(ns_) * 1e-6; }
 
   constexpr auto operator<=>(const Duration&) const = default;
@@ -52,7 +52,7 @@ class Time {
   static constexpr Time max() { return Time(std::numeric_limits<int64_t>::max()); }
 
   constexpr int64_t ns() const { return ns_; }
-  constexpr double seconds() const { return static_cast<double>(ns_) * 1e-9; }
+  constexpr double seconds() const { return static_cast<double>(ns_) / 1e9; }  // division: whole seconds stay exact
   // Time since the epoch of this clock (zero), as a Duration.
   constexpr Duration since_start() const { return Duration::nanos(ns_); }
 

@@ -221,9 +221,7 @@ void expect_flows_matched(const json& events) {
   }
 }
 
-// Disabled at the end of session 1: flow-event binding is unfinished (see the closing note);
-// re-enable when flow events bind to their slices.
-TEST(Timeline, DISABLED_FileLoadsAndShowsTheRun) {
+TEST(Timeline, FileLoadsAndShowsTheRun) {
   const Scenario scenario = parse_scenario(scenario_json(), "test", ".");
   const auto requests = make_requests(200, 7);
   const Recorded r = record(scenario, requests);
@@ -292,9 +290,7 @@ TEST(Timeline, SameRunSameBytes) {
   EXPECT_EQ(wa.text, wb.text);
 }
 
-// Disabled at the end of session 1: flow-event binding is unfinished (see the closing note);
-// re-enable when flow events bind to their slices.
-TEST(Timeline, DISABLED_WindowKeepsWhatTouchesItAndDropsTheRest) {
+TEST(Timeline, WindowKeepsWhatTouchesItAndDropsTheRest) {
   const Scenario scenario = parse_scenario(scenario_json(), "test", ".");
   const auto requests = make_requests(200, 7);
   const Recorded full = record(scenario, requests);
@@ -354,9 +350,7 @@ TEST(Timeline, WithoutWatchThereAreNoCounters) {
 }
 
 // Role flips, failures and node outages arrive through the observer calls; drive them by hand.
-// Disabled at the end of session 1: flow-event binding is unfinished (see the closing note);
-// re-enable when flow events bind to their slices.
-TEST(Timeline, DISABLED_FlipsAndFaultsAreInstants) {
+TEST(Timeline, FlipsAndFaultsAreInstants) {
   json sj = scenario_json();
   sj["faults"] = json::parse(R"([{"node": "D1", "at_s": 0.002, "for_s": 0.003, "kind": "link-slow", "factor": 0.5},
                                  {"node": "D1", "at_s": 0.004, "kind": "link-down"}])");

@@ -89,4 +89,34 @@ TEST_F(ReportCli, AFolderWithoutResultsExits2NamingItAndWritesNothing) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// `flowkv simulate --vllm-json`: the file agrees with the run's summary.json (same run, vLLM's
+// names and units), and is byte-identical when the run is repeated.
+TEST_F(ReportCli, SimulateWritesAVllmResultThatAgreesWithItsSummary) {
+  const std::string base = "simulate --scenario default --set workload.max_requests=300 --rate-scale 4 --quiet ";
+  const Result a = run_flowkv(base + "--out " + (dir_ / "run").string() + " --vllm-json " + (dir_ / "v" / "a.json").string());
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  const Result b = run_flowkv(base + "--out " + (dir_ / "run2").string() + " --vllm-json " + (dir_ / "v" / "b.json").string());
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_EQ(read(dir_ / "v" / "a.json"), read(dir_ / "v" / "b.json"));
+  const nlohmann::json v = nlohmann::json::parse(read(dir_ / "v" / "a.json"));
+  const nlohmann::json s = nlohmann::json::parse(read(dir_ / "run" / "summary.json"));
+  EXPECT_EQ(v["completed"], s["requests"]["completed"]);
+  EXPECT_EQ(v["num_prompts"], s["requests"]["total"]);
+  EXPECT_NEAR(v["duration"].get<double>(), s["makespan_s"].get<double>(), 1e-6);
+  EXPECT_NEAR(v["request_throughput"].get<double>(), s["throughput"]["requests_per_s"].get<double>(), 1e-6);
+  EXPECT_NEAR(v["output_throughput"].get<double>(), s["throughput"]["output_tokens_per_s"].get<double>(), 1e-3);
+  EXPECT_NEAR(v["request_goodput"].get<double>(), s["goodput_rps"].get<double>(), 1e-6);
+  for (const char* m : {"ttft", "tpot", "e2e"}) {
+    const std::string vm = m == std::string("e2e") ? "e2el" : m;
+    EXPECT_NEAR(v["mean_" + vm + "_ms"].get<double>(), 1e3 * s[std::string(m) + "_s"]["mean"].get<double>(), 1e-3) << m;
+    EXPECT_NEAR(v["p99_" + vm + "_ms"].get<double>(), 1e3 * s[std::string(m) + "_s"]["p99"].get<double>(), 1e-3) << m;
+    EXPECT_NEAR(v["median_" + vm + "_ms"].get<double>(), 1e3 * s[std::string(m) + "_s"]["p50"].get<double>(), 1e-3) << m;
+  }
+  EXPECT_NEAR(v["mean_itl_ms"].get<double>(), 1e3 * s["itl_s"]["mean"].get<double>(), 1e-3);
+  EXPECT_GT(v["std_ttft_ms"].get<double>(), 0);
+  const Result bad = run_flowkv(base + "--out " + (dir_ / "run3").string() + " --vllm-json ''");
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("--vllm-json: expected a file name"), std::string::npos) << bad.out;
+}
+
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/scenario.h"
 #include "core/timeline.h"
+#include "core/vllm_result.h"
 #include "sim/run.h"
 #include "tools/flowkv/command.h"
 #include "tools/flowkv/scenario_flags.h"
@@ -24,7 +25,7 @@ const char* const kUsage =
     "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
     "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
     "[--seed S] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
-    "[--timeline] [--timeline-window START:END] [--quiet]";
+    "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--quiet]";
 
 void print_stat_row(const char* name, const core::Stat& s, double scale, const char* unit) {
   std::printf("  %-14s %10.3f %10.3f %10.3f %10.3f  %s\n", name, s.mean * scale, s.p50 * scale,
@@ -96,9 +97,11 @@ int simulate(const Args& args) {
       ("timeline", "also write DIR/timeline.json (Chrome trace format: Perfetto, chrome://tracing; docs/timeline.md)")
       ("timeline-window", po::value<std::string>(),
        "keep only the timeline events that touch START:END (seconds of virtual time; implies --timeline)")
+      ("vllm-json", po::value<std::string>(), "also write FILE in the format of vLLM's benchmark_serving.py result (docs/report.md)")
       ("quiet", "no progress bar");
   po::variables_map vm;
   if (!parse_args(kUsage, args, opts, {}, vm)) return 0;
+  if (vm.count("vllm-json") && vm["vllm-json"].as<std::string>().empty()) core::throw_input_error("--vllm-json: expected a file name");
   const core::ScenarioOverrides o = read_scenario_flags(vm);
   std::optional<core::TimelineWindow> timeline_window;
   if (vm.count("timeline-window")) timeline_window = core::parse_timeline_window(vm["timeline-window"].as<std::string>());
@@ -133,6 +136,11 @@ int simulate(const Args& args) {
   sim::write_results(result, scenario, dir);
   dir.commit();
   print_summary(scenario, result, out);
+  if (vm.count("vllm-json")) {
+    const fs::path vllm = vm["vllm-json"].as<std::string>();
+    core::write_vllm_result(vllm, core::vllm_result_json(result.metrics, result.records, scenario));
+    std::printf("wrote %s (vLLM benchmark_serving.py result format)\n", vllm.string().c_str());
+  }
   if (result.timeline) {
     const core::TimelineStats& t = *result.timeline;
     std::fprintf(stderr, "timeline: wrote %s: %.1f MB, %lld events", (out / "timeline.json").string().c_str(),
