@@ -10,9 +10,9 @@
 //
 // Layouts (docs/scheduling.md; `flowkv report` reads them):
 //   compare: OUT/compare.json = {"policies": [{"name", "summary"}]}, OUT/<policy>/{summary.json,
-//            requests.csv, run.json}
+//            requests.csv, run.json, vllm.json}
 //   sweep:   OUT/sweep.json = {"cells": [{"policy", "rate_scale", "rate_rps", "dir"}]},
-//            OUT/<policy>/rate-<r>/{summary.json, requests.csv, run.json}; "dir" is relative to OUT
+//            OUT/<policy>/rate-<r>/{summary.json, requests.csv, run.json, vllm.json}; "dir" is relative to OUT
 #pragma once
 
 #include <cstddef>

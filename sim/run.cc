@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/vllm_result.h"
 #include "sim/sim_backend.h"
 
 namespace flowkv::sim {
@@ -87,6 +88,7 @@ void write_results(const SimResult& result, const core::Scenario& scenario, core
   out.open("summary.json") << result.summary.dump(2) << '\n';
   core::write_requests_csv(out.open("requests.csv"), result.records, scenario);
   out.open("run.json") << core::run_json(result.info).dump(2) << '\n';
+  out.open("vllm.json") << core::vllm_result_json(result.metrics, result.records, scenario).dump(2) << '\n';
 }
 
 }  // namespace flowkv::sim

@@ -50,7 +50,8 @@ struct SimResult {
 
 SimResult simulate(const core::Scenario& scenario, const traces::Trace& trace, const SimOptions& options = {});
 
-// Writes summary.json, requests.csv and run.json into `dir` (nothing half-written on error).
+// Writes summary.json, requests.csv, run.json and vllm.json (vLLM's benchmark result format,
+// core/vllm_result.h) into `dir` (nothing half-written on error).
 void write_results(const SimResult& result, const core::Scenario& scenario, const std::filesystem::path& dir);
 // The same files added to `out`, which the caller commits (e.g. after a timeline.json streamed
 // into the same folder during the run).

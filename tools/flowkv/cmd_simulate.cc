@@ -1,5 +1,5 @@
 // flowkv simulate: replay a scenario's workload through the simulated cluster, print a summary
-// table and write summary.json, requests.csv and run.json (docs/simulator.md).
+// table and write summary.json, requests.csv, run.json and vllm.json (docs/simulator.md).
 #include <unistd.h>
 
 #include <cstdio>
@@ -80,7 +80,7 @@ void print_summary(const core::Scenario& sc, const sim::SimResult& r, const fs::
                 core::to_string(n.final_role), 100 * n.utilization, 100 * n.kv_usage_mean, 100 * n.kv_usage_peak,
                 static_cast<long long>(n.preemptions));
   }
-  std::printf("wrote %s/{summary.json,requests.csv,run.json} (%.2f s wall, %.0f requests/s, %lld events)\n",
+  std::printf("wrote %s/{summary.json,requests.csv,run.json,vllm.json} (%.2f s wall, %.0f requests/s, %lld events)\n",
               out.string().c_str(), r.info.wall_s,
               r.info.wall_s > 0 ? static_cast<double>(r.info.requests) / r.info.wall_s : 0.0,
               static_cast<long long>(r.info.events));
