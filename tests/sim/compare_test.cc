@@ -58,7 +58,7 @@ TEST_F(CompareTest, SameFilesWithOneOrSeveralThreads) {
   const auto three = run_compare(spec(dir_ / "j3", 3));
   ASSERT_EQ(one.size(), 5u);
   const auto a = files(dir_ / "j1"), b = files(dir_ / "j3");
-  EXPECT_EQ(a.size(), 1u + 5u * 2u);  // compare.json + summary.json and requests.csv per policy
+  EXPECT_EQ(a.size(), 1u + 5u * 3u);  // compare.json + summary.json, requests.csv and vllm.json per policy
   EXPECT_EQ(a, b);
   const nlohmann::json c = nlohmann::json::parse(a.at("compare.json"));
   ASSERT_EQ(c["policies"].size(), 5u);

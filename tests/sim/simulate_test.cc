@@ -77,16 +77,16 @@ TEST(Simulate, TwoRunsWriteByteIdenticalSummaryAndRequests) {
   write_results(r1, s, base / "a");
   write_results(r2, s, base / "b");
   write_results(r3, s, base / "c");
-  for (const char* f : {"summary.json", "requests.csv"}) {
+  for (const char* f : {"summary.json", "requests.csv", "vllm.json"}) {
     const std::string a = slurp(base / "a" / f);
     EXPECT_FALSE(a.empty());
     EXPECT_EQ(a, slurp(base / "b" / f)) << f;
     EXPECT_EQ(a, slurp(base / "c" / f)) << f;
   }
-  // Nothing left behind but the three files.
+  // Nothing left behind but the four files (run.json too).
   int files = 0;
   for (const auto& e : fs::directory_iterator(base / "a")) files += e.is_regular_file();
-  EXPECT_EQ(files, 3);
+  EXPECT_EQ(files, 4);
   fs::remove_all(base);
 }
 
