@@ -33,9 +33,16 @@ core::Scenario load_for(const fs::path& path, core::ScenarioOverrides o, const s
 }
 
 RunOutcome simulate_into(const core::Scenario& scenario, const traces::Trace& trace, const std::string& policy,
-                         const fs::path& dir) {
-  SimResult r = simulate(scenario, trace);
-  write_results(r, scenario, dir);
+                         const fs::path& dir, const TimelineRequest& timeline = {}) {
+  core::OutputDir out(dir);
+  SimOptions options;
+  if (timeline.wanted) {
+    options.timeline = &out.open("timeline.json");
+    options.timeline_window = timeline.window;
+  }
+  SimResult r = simulate(scenario, trace, options);
+  write_results(r, scenario, out);
+  out.commit();
   RunOutcome o;
   o.policy = policy;
   o.dir = dir;
@@ -130,7 +137,8 @@ std::vector<RunOutcome> run_compare(const CompareSpec& spec) {
   std::mutex progress_mutex;
   size_t done = 0;
   run_parallel(scenarios.size(), spec.jobs, [&](size_t i) {
-    runs[i] = simulate_into(scenarios[i], *traces[trace_of[i]], spec.policies[i], spec.out / spec.policies[i]);
+    runs[i] = simulate_into(scenarios[i], *traces[trace_of[i]], spec.policies[i], spec.out / spec.policies[i],
+                            spec.timeline);
     if (spec.progress) {
       std::lock_guard<std::mutex> lock(progress_mutex);
       spec.progress(++done, scenarios.size(), spec.policies[i]);

@@ -10,7 +10,7 @@
 //
 // Layouts (docs/scheduling.md; `flowkv report` reads them):
 //   compare: OUT/compare.json = {"policies": [{"name", "summary"}]}, OUT/<policy>/{summary.json,
-//            requests.csv, run.json, vllm.json}
+//            requests.csv, run.json, vllm.json[, timeline.json]}
 //   sweep:   OUT/sweep.json = {"cells": [{"policy", "rate_scale", "rate_rps", "dir"}]},
 //            OUT/<policy>/rate-<r>/{summary.json, requests.csv, run.json, vllm.json}; "dir" is relative to OUT
 #pragma once
@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@
 
 #include "core/metrics.h"
 #include "core/scenario.h"
+#include "core/timeline.h"
 
 namespace flowkv::sim {
 
@@ -42,12 +44,19 @@ struct RunOutcome {
   nlohmann::ordered_json summary;
 };
 
+// Whether each run also writes timeline.json into its folder (core/timeline.h).
+struct TimelineRequest {
+  bool wanted = false;
+  std::optional<core::TimelineWindow> window;  // keep only the events touching it
+};
+
 struct CompareSpec {
   std::filesystem::path scenario;
   core::ScenarioOverrides overrides;  // applied to every policy's scenario; `policy` must be unset
   std::vector<std::string> policies;  // distinct, at least one
   std::filesystem::path out;
   int jobs = 0;
+  TimelineRequest timeline;
   // Called after each run, serialised (from worker threads): (runs done, runs in all, policy).
   std::function<void(size_t, size_t, const std::string&)> progress;
 };

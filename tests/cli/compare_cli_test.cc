@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -66,7 +68,7 @@ const std::string kScenario = std::string(FLOWKV_SOURCE_DIR) + "/scenarios/paper
 
 TEST_F(CompareCli, SameTableAndFilesForJobs1AndJobs2) {
   const std::string base = "compare --scenario " + kScenario +
-                           " --policies round-robin,vllm-disagg,flowkv --set workload.generator.requests=120 --quiet";
+                           " --policies round-robin,vllm-disagg,flowkv --set workload.generator.requests=120 --timeline --quiet";
   const Result a = flowkv(base + " --jobs 1 --out " + (dir_ / "a").string());
   const Result b = flowkv(base + " --jobs 2 --out " + (dir_ / "b").string());
   ASSERT_EQ(a.code, 0) << a.output;
@@ -76,6 +78,15 @@ TEST_F(CompareCli, SameTableAndFilesForJobs1AndJobs2) {
   EXPECT_EQ(files(dir_ / "a"), files(dir_ / "b"));
   EXPECT_TRUE(fs::exists(dir_ / "a" / "compare.json"));
   EXPECT_TRUE(fs::exists(dir_ / "a" / "flowkv" / "requests.csv"));
+  // --timeline: one timeline.json per policy, and the role flips of flowkv are in its timeline.
+  for (const char* p : {"round-robin", "vllm-disagg", "flowkv"}) {
+    EXPECT_TRUE(fs::exists(dir_ / "a" / p / "timeline.json")) << p;
+  }
+  std::ifstream in(dir_ / "a" / "flowkv" / "timeline.json");
+  const nlohmann::json timeline = nlohmann::json::parse(in);
+  int flips = 0;
+  for (const nlohmann::json& e : timeline["traceEvents"]) flips += e.value("cat", "") == "role" && e["ph"] == "X";
+  EXPECT_GT(flips, 0) << "flowkv flips roles on this scenario: its timeline should show it";
 }
 
 TEST_F(CompareCli, SweepWritesOneFolderPerCell) {
@@ -94,6 +105,7 @@ TEST_F(CompareCli, BadInputExits2AndWritesNothing) {
        {"compare --scenario " + kScenario + " --policies round-robin,nope",
         "compare --scenario " + kScenario + " --policies round-robin --jobs 0",
         "compare --scenario " + kScenario + " --policies round-robin,round-robin",
+        "compare --scenario " + kScenario + " --policies round-robin --timeline-window 5:2",
         "sweep --scenario " + kScenario + " --policies flowkv --rates 1,x",
         "sweep --scenario " + kScenario + " --policies flowkv",
         "sweep --scenario " + kScenario + " --policies flowkv --rates 1 --rate-scales 2"}) {

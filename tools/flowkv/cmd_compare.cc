@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 
 int compare(const Args& args) {
   const std::string usage = std::string("flowkv compare --scenario FILE --policies a,b,c ") + kScenarioFlagsUsage +
-                            " [--out DIR] [--jobs N] [--quiet]";
+                            " [--timeline] [--timeline-window START:END] [--out DIR] [--jobs N] [--quiet]";
   po::options_description opts("options");
   std::string scenario_path, out_dir, policies;
   int jobs = 0;
@@ -30,6 +30,9 @@ int compare(const Args& args) {
   opts.add_options()
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>-compare)")
       ("jobs", po::value<int>(&jobs), "parallel runs (default: one per hardware thread)")
+      ("timeline", "also write DIR/<policy>/timeline.json (Chrome trace format; docs/timeline.md)")
+      ("timeline-window", po::value<std::string>(),
+       "keep only the timeline events that touch START:END (seconds of virtual time; implies --timeline)")
       ("quiet", "no progress lines");
   po::variables_map vm;
   if (!parse_args(usage, args, opts, {}, vm)) return 0;
@@ -40,6 +43,8 @@ int compare(const Args& args) {
   spec.overrides = read_scenario_flags(vm);
   spec.policies = sim::split_list(policies, "--policies");
   spec.jobs = jobs;
+  if (vm.count("timeline-window")) spec.timeline.window = core::parse_timeline_window(vm["timeline-window"].as<std::string>());
+  spec.timeline.wanted = vm.count("timeline") || spec.timeline.window;
   if (out_dir.empty()) {
     out_dir = (fs::path("results") / (core::load_scenario(scenario_path, spec.overrides).name + "-compare")).string();
   }
