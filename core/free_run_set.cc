@@ -1,30 +1,97 @@
 #include "core/free_run_set.h"
 
-#include <iterator>
+#include <algorithm>
+#include <bit>
 #include <limits>
 #include <string>
 
 #include "core/error.h"
 
 namespace flowkv::core {
+namespace {
+
+// Bits [lo, hi) of a word, 0 <= lo < hi <= 64.
+uint64_t bit_range(int64_t lo, int64_t hi) {
+  const uint64_t upto_hi = hi == 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
+  return upto_hi & ~((uint64_t{1} << lo) - 1);
+}
+
+}  // namespace
 
 FreeRunSet::FreeRunSet(int64_t num_blocks) : num_blocks_(num_blocks) {
   // Block ids are 32 bits wide (core/ids.h).
   FLOWKV_CHECK(num_blocks >= 0 && num_blocks <= int64_t{std::numeric_limits<uint32_t>::max()},
                "a pool of " + std::to_string(num_blocks) + " blocks does not fit 32-bit block ids");
-  if (num_blocks > 0) add_run(0, num_blocks);
+  free_bits_.assign(static_cast<size_t>((num_blocks + 63) / 64), 0);
+  tags_.assign(static_cast<size_t>(num_blocks), 0);
+  if (num_blocks > 0) {
+    set_bits(0, num_blocks, true);
+    tag(0, num_blocks);
+    by_size_.push_back(key(0, num_blocks));
+    num_free_ = num_blocks;
+  }
 }
 
-void FreeRunSet::add_run(int64_t first, int64_t count) {
-  by_first_.emplace(first, count);
-  by_size_.emplace(count, first);
-  num_free_ += count;
+void FreeRunSet::tag(int64_t first, int64_t count) {
+  tags_[static_cast<size_t>(first)] = static_cast<uint32_t>(count);
+  tags_[static_cast<size_t>(first + count - 1)] = static_cast<uint32_t>(count);
 }
 
-void FreeRunSet::remove_run(std::map<int64_t, int64_t>::iterator it) {
-  by_size_.erase({it->second, it->first});
-  num_free_ -= it->second;
-  by_first_.erase(it);
+void FreeRunSet::set_bits(int64_t first, int64_t count, bool free) {
+  for (int64_t b = first; b < first + count;) {
+    const int64_t word = b >> 6;
+    const int64_t hi = std::min<int64_t>(64, first + count - (word << 6));
+    const uint64_t mask = bit_range(b & 63, hi);
+    if (free) {
+      free_bits_[static_cast<size_t>(word)] |= mask;
+    } else {
+      free_bits_[static_cast<size_t>(word)] &= ~mask;
+    }
+    b = (word + 1) << 6;
+  }
+}
+
+bool FreeRunSet::any_free(int64_t first, int64_t count) const {
+  for (int64_t b = first; b < first + count;) {
+    const int64_t word = b >> 6;
+    const int64_t hi = std::min<int64_t>(64, first + count - (word << 6));
+    if ((free_bits_[static_cast<size_t>(word)] & bit_range(b & 63, hi)) != 0) return true;
+    b = (word + 1) << 6;
+  }
+  return false;
+}
+
+int64_t FreeRunSet::run_start(int64_t block) const {
+  int64_t word = block >> 6;
+  // Used blocks at or below `block` in its word; then whole words further down.
+  uint64_t used = ~free_bits_[static_cast<size_t>(word)] & bit_range(0, (block & 63) + 1);
+  while (used == 0) {
+    if (--word < 0) return 0;
+    used = ~free_bits_[static_cast<size_t>(word)];
+  }
+  return (word << 6) + (63 - std::countl_zero(used)) + 1;
+}
+
+void FreeRunSet::rekey(uint64_t from, uint64_t to) {
+  auto begin = by_size_.begin();
+  if (from == 0) {
+    by_size_.insert(std::lower_bound(begin, by_size_.end(), to), to);
+    return;
+  }
+  const auto at = std::lower_bound(begin, by_size_.end(), from);
+  FLOWKV_CHECK(at != by_size_.end() && *at == from, "free run index out of sync");
+  if (to == 0) {
+    by_size_.erase(at);
+  } else if (to < from) {
+    // Shift the keys in [to, from) up by one and drop `to` in front of them.
+    const auto dest = std::lower_bound(begin, at, to);
+    std::move_backward(dest, at, at + 1);
+    *dest = to;
+  } else {
+    const auto dest = std::lower_bound(at + 1, by_size_.end(), to);
+    std::move(at + 1, dest, at);
+    *(dest - 1) = to;
+  }
 }
 
 void FreeRunSet::insert(int64_t first, int64_t count) {
@@ -32,60 +99,71 @@ void FreeRunSet::insert(int64_t first, int64_t count) {
   auto what = [&] { return "blocks [" + std::to_string(first) + ", " + std::to_string(first + count) + ")"; };
   FLOWKV_CHECK(count > 0 && first >= 0 && first + count <= num_blocks_,
                what() + " are not inside the pool of " + std::to_string(num_blocks_));
-  // The first free run starting after `first`, and the one before it.
-  auto next = by_first_.upper_bound(first);
-  if (next != by_first_.end()) {
-    FLOWKV_CHECK(next->first >= first + count, what() + " are already (partly) free");
-  }
+  FLOWKV_CHECK(!any_free(first, count), what() + " are already (partly) free");
+  set_bits(first, count, true);
+  num_free_ += count;
   int64_t new_first = first;
   int64_t new_count = count;
-  if (next != by_first_.begin()) {
-    auto prev = std::prev(next);
-    FLOWKV_CHECK(prev->first + prev->second <= first, what() + " are already (partly) free");
-    if (prev->first + prev->second == first) {
-      new_first = prev->first;
-      new_count += prev->second;
-      remove_run(prev);
-    }
+  uint64_t prev_key = 0, next_key = 0;
+  // A free block just before is the last of a free run, one just after the first of one.
+  if (first > 0 && is_free(first - 1)) {
+    const int64_t prev_count = tags_[static_cast<size_t>(first - 1)];
+    new_first = first - prev_count;
+    new_count += prev_count;
+    prev_key = key(new_first, prev_count);
   }
-  if (next != by_first_.end() && next->first == first + count) {
-    new_count += next->second;
-    remove_run(next);
+  if (is_free(first + count)) {
+    const int64_t next_count = tags_[static_cast<size_t>(first + count)];
+    new_count += next_count;
+    next_key = key(first + count, next_count);
   }
-  add_run(new_first, new_count);
+  tag(new_first, new_count);
+  const uint64_t merged = key(new_first, new_count);
+  if (prev_key != 0 && next_key != 0) {
+    rekey(next_key, 0);
+    rekey(prev_key, merged);
+  } else {
+    rekey(prev_key != 0 ? prev_key : next_key, merged);
+  }
 }
 
 void FreeRunSet::erase(int64_t first, int64_t count) {
+  auto what = [&] {
+    return "blocks [" + std::to_string(first) + ", " + std::to_string(first + count) + ") are not all free";
+  };
   FLOWKV_CHECK(count > 0, "erasing " + std::to_string(count) + " blocks");
-  auto it = by_first_.upper_bound(first);
-  FLOWKV_CHECK(it != by_first_.begin(), "block " + std::to_string(first) + " is not free");
-  --it;
-  const int64_t run_first = it->first;
-  const int64_t run_end = it->first + it->second;
-  FLOWKV_CHECK(first + count <= run_end, "blocks [" + std::to_string(first) + ", " +
-                                             std::to_string(first + count) + ") are not all free");
-  remove_run(it);
-  if (run_first < first) add_run(run_first, first - run_first);
-  if (first + count < run_end) add_run(first + count, run_end - (first + count));
+  FLOWKV_CHECK(is_free(first), "block " + std::to_string(first) + " is not free");
+  const bool starts_run = first == 0 || !is_free(first - 1);  // the allocator's usual case
+  const int64_t run_first = starts_run ? first : run_start(first);
+  const int64_t run_count = tags_[static_cast<size_t>(run_first)];
+  const int64_t run_end = run_first + run_count;
+  FLOWKV_CHECK(first + count <= run_end, what());
+  set_bits(first, count, false);
+  num_free_ -= count;
+  const uint64_t old_key = key(run_first, run_count);
+  uint64_t left = 0, right = 0;
+  if (run_first < first) {
+    tag(run_first, first - run_first);
+    left = key(run_first, first - run_first);
+  }
+  if (first + count < run_end) {
+    tag(first + count, run_end - (first + count));
+    right = key(first + count, run_end - (first + count));
+  }
+  rekey(old_key, left != 0 ? left : right);
+  if (left != 0 && right != 0) rekey(0, right);
 }
 
 std::optional<FreeRunSet::Run> FreeRunSet::best_fit(int64_t n) const {
-  auto it = by_size_.lower_bound({n, std::numeric_limits<int64_t>::min()});
+  const auto it = std::lower_bound(by_size_.begin(), by_size_.end(), key(0, n));
   if (it == by_size_.end()) return std::nullopt;
-  return Run{it->second, it->first};
+  return Run{static_cast<int64_t>(*it & 0xffffffffULL), static_cast<int64_t>(*it >> 32)};
 }
 
 FreeRunSet::Run FreeRunSet::largest() const {
   if (by_size_.empty()) return Run{};
-  const auto& [count, first] = *by_size_.rbegin();
-  return Run{first, count};
-}
-
-bool FreeRunSet::is_free(int64_t block) const {
-  auto it = by_first_.upper_bound(block);
-  if (it == by_first_.begin()) return false;
-  --it;
-  return block < it->first + it->second;
+  const uint64_t k = by_size_.back();
+  return Run{static_cast<int64_t>(k & 0xffffffffULL), static_cast<int64_t>(k >> 32)};
 }
 
 }  // namespace flowkv::core

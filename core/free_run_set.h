@@ -1,8 +1,15 @@
 // FreeRunSet: the free blocks of a pool as maximal runs of consecutive block ids.
 //
-// Kept twice: ordered by first id (to find and coalesce neighbours) and ordered by
-// (length, first id) (for best fit and the largest run), so every operation is O(log runs).
-// The segment allocator allocates from it.
+// Flat arrays, no tree nodes (this is in the simulator's hot path: every decode block grown and
+// every request freed):
+//   - a bitmap of free blocks (is_free, validation, finding the run around a block);
+//   - boundary tags: the length of each free run stored at its first and its last block, so
+//     insert() finds and coalesces both neighbours in O(1);
+//   - the runs as a sorted vector of (length, first id) keys for best fit and the largest run.
+//     A run that changes length moves only past the runs whose keys lie between its old and
+//     new key, so the common updates (a run shrinks by a few blocks, a freed run merges) are
+//     short moves in a vector of a few hundred entries at most in practice; the worst case is
+//     O(runs).
 //
 // Contract: insert() only takes blocks that are in the pool and not free, erase() only takes
 // blocks that lie inside one free run; anything else is an internal error (FLOWKV_CHECK). Not
@@ -10,10 +17,8 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
-#include <utility>
+#include <vector>
 
 namespace flowkv::core {
 
@@ -36,20 +41,32 @@ class FreeRunSet {
   std::optional<Run> best_fit(int64_t n) const;
   // The largest free run (the highest first id among equals); {0, 0} when nothing is free.
   Run largest() const;
-  bool is_free(int64_t block) const;
+  bool is_free(int64_t block) const {
+    return block >= 0 && block < num_blocks_ && ((free_bits_[block >> 6] >> (block & 63)) & 1) != 0;
+  }
 
   int64_t num_blocks() const { return num_blocks_; }
   int64_t num_free() const { return num_free_; }
-  int64_t num_runs() const { return static_cast<int64_t>(by_first_.size()); }
+  int64_t num_runs() const { return static_cast<int64_t>(by_size_.size()); }
 
  private:
-  void add_run(int64_t first, int64_t count);
-  void remove_run(std::map<int64_t, int64_t>::iterator it);
+  // (count, first) packed so that integer order is the order of the pair.
+  static uint64_t key(int64_t first, int64_t count) {
+    return (static_cast<uint64_t>(count) << 32) | static_cast<uint64_t>(first);
+  }
+  void tag(int64_t first, int64_t count);
+  void set_bits(int64_t first, int64_t count, bool free);
+  bool any_free(int64_t first, int64_t count) const;
+  int64_t run_start(int64_t block) const;  // first id of the free run holding a free block
+  // Replaces the run keyed `from` by `to` in by_size_ (either may be 0: none).
+  void rekey(uint64_t from, uint64_t to);
 
   int64_t num_blocks_ = 0;
   int64_t num_free_ = 0;
-  std::map<int64_t, int64_t> by_first_;            // first id -> count
-  std::set<std::pair<int64_t, int64_t>> by_size_;  // (count, first id)
+  std::vector<uint64_t> free_bits_;  // bit b set = block b is free
+  // For a free run [f, f + c): tags_[f] = tags_[f + c - 1] = c. Other entries are stale.
+  std::vector<uint32_t> tags_;
+  std::vector<uint64_t> by_size_;    // key(first, count) of every free run, ascending
 };
 
 }  // namespace flowkv::core

@@ -446,4 +446,57 @@ TEST(SvgPlot, AFarAwaySloIsNamedAtTheEdgeInsteadOfSquashingTheData) {
   EXPECT_NE(near.find(">100<"), std::string::npos);
 }
 
+// Role flips close together: their labels are stacked in rows and never overlap; those that find no
+// room keep the label as a tooltip of their rule, so every rule is still drawn and named.
+TEST(SvgPlot, CrowdedRuleLabelsNeverOverlap) {
+  report::XYPlot p;
+  p.id = "t";
+  p.title = "t";
+  p.x = report::make_axis("time", "s", report::UnitKind::kSeconds);
+  p.y = report::make_axis("KV", "", report::UnitKind::kFraction);
+  report::Series s;
+  s.name = "D0";
+  s.x = {0, 100};
+  s.y = {0, 1};
+  p.series.push_back(s);
+  for (int i = 0; i < 12; ++i) {
+    p.refs.push_back({report::RefLine::Kind::kVertical, 20.0 + 2.0 * i, "D" + std::to_string(i) + ": decode -> prefill"});
+  }
+  const std::string svg = report::render_svg(p);
+  struct Label {
+    double x, y;
+    std::string anchor;
+  };
+  std::vector<Label> labels;
+  int tooltips = 0;
+  for (size_t at = svg.find("<g class=\"ref\""); at != std::string::npos; at = svg.find("<g class=\"ref\"", at + 1)) {
+    const size_t end = svg.find("</g>", at);
+    const std::string g = svg.substr(at, end - at);
+    ASSERT_NE(g.find("<line"), std::string::npos) << g;
+    if (g.find("<title>") != std::string::npos) {
+      ++tooltips;
+      EXPECT_EQ(g.find("<text"), std::string::npos) << g;
+      continue;
+    }
+    const size_t t = g.find("<text x=\"");
+    ASSERT_NE(t, std::string::npos) << g;
+    const size_t ys = g.find("y=\"", t) + 3;
+    const size_t as = g.find("text-anchor=\"", t) + 13;
+    labels.push_back({std::stod(g.substr(t + 9)), std::stod(g.substr(ys)), g.substr(as, g.find('"', as) - as)});
+  }
+  EXPECT_EQ(static_cast<int>(labels.size()) + tooltips, 12);
+  EXPECT_GT(tooltips, 0);
+  EXPECT_GE(labels.size(), 3u);
+  // Same row (same y): the text extents, about 6 px per character, must not meet.
+  const double width = 6.0 * std::string("D0: decode -> prefill").size();
+  for (size_t i = 0; i < labels.size(); ++i) {
+    for (size_t j = i + 1; j < labels.size(); ++j) {
+      if (labels[i].y != labels[j].y) continue;
+      const double a0 = labels[i].anchor == "start" ? labels[i].x : labels[i].x - width;
+      const double b0 = labels[j].anchor == "start" ? labels[j].x : labels[j].x - width;
+      EXPECT_TRUE(a0 + width <= b0 || b0 + width <= a0) << "labels " << i << " and " << j << " overlap";
+    }
+  }
+}
+
 }  // namespace

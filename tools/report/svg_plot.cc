@@ -510,6 +510,21 @@ std::string render_svg(const XYPlot& plot) {
   }
   out += "</g>\n";
 
+  // Labels of vertical rules are stacked in rows above the bottom edge so that they never overlap;
+  // a rule whose label finds no room in kLabelRows rows keeps its label as a tooltip only.
+  constexpr int kLabelRows = 3;
+  std::vector<std::vector<std::pair<double, double>>> label_rows(kLabelRows);  // taken [x0, x1) per row
+  auto place_label = [&](double x0, double x1) -> int {
+    for (int row = 0; row < kLabelRows; ++row) {
+      bool free = true;
+      for (const auto& [a, b] : label_rows[row]) free = free && (x1 + 4 <= a || x0 >= b + 4);
+      if (free) {
+        label_rows[row].push_back({x0, x1});
+        return row;
+      }
+    }
+    return -1;
+  };
   for (const RefLine& r : plot.refs) {
     out += "<g class=\"ref\" font-size=\"11\" fill=\"#333\">";
     const std::string style = "\" stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"2 3\"/>";
@@ -531,11 +546,19 @@ std::string render_svg(const XYPlot& plot) {
       }
     } else if (r.kind == RefLine::Kind::kVertical) {
       const double x = mx(r.value);
-      out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) + style;
       // Near the bottom: where a CDF has already climbed past a latency rule, the lower right is empty.
-      const bool right_side = x + text_width(r.label, 6) + 6 < f.right;
-      out += "<text x=\"" + px(right_side ? x + 4 : x - 4) + "\" y=\"" + px(f.bottom - 6) + "\" text-anchor=\"" +
-             (right_side ? "start" : "end") + "\"" + halo + ">" + escape_xml(r.label) + "</text>";
+      const double w = text_width(r.label, 6);
+      const bool right_side = x + w + 6 < f.right;
+      const int row = right_side ? place_label(x + 4, x + 4 + w) : place_label(x - 4 - w, x - 4);
+      if (row < 0) {
+        out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) +
+               "\" stroke=\"#333\" stroke-width=\"1.3\" stroke-dasharray=\"2 3\"><title>" + escape_xml(r.label) +
+               "</title></line>";
+      } else {
+        out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom) + style;
+        out += "<text x=\"" + px(right_side ? x + 4 : x - 4) + "\" y=\"" + px(f.bottom - 6 - 13 * row) +
+               "\" text-anchor=\"" + (right_side ? "start" : "end") + "\"" + halo + ">" + escape_xml(r.label) + "</text>";
+      }
     } else if (r.kind == RefLine::Kind::kHorizontal) {
       const double y = my(r.value);
       out += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(f.right) + "\" y2=\"" + px(y) + style;
