@@ -1,7 +1,6 @@
 // `flowkv compare` and `flowkv sweep` as a user runs them: the printed table and every file are
 // the same with --jobs 1 and --jobs 2, bad input exits 2 with one message and writes nothing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,30 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
 
+using flowkv::testing::run_flowkv;
+using Result = flowkv::testing::CliResult;
+
 namespace fs = std::filesystem;
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result flowkv(const std::string& args) {
-  const fs::path bin = fs::path(FLOWKV_BINARY_DIR) / "flowkv";
-  if (!fs::exists(bin)) {
-    ADD_FAILURE() << bin << " is missing: build the flowkv target first";
-    return {};
-  }
-  Result r;
-  FILE* pipe = popen((bin.string() + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 std::map<std::string, std::string> files(const fs::path& dir) {
   std::map<std::string, std::string> out;
@@ -69,12 +52,12 @@ const std::string kScenario = std::string(FLOWKV_SOURCE_DIR) + "/scenarios/paper
 TEST_F(CompareCli, SameTableAndFilesForJobs1AndJobs2) {
   const std::string base = "compare --scenario " + kScenario +
                            " --policies round-robin,vllm-disagg,flowkv --set workload.generator.requests=120 --timeline --quiet";
-  const Result a = flowkv(base + " --jobs 1 --out " + (dir_ / "a").string());
-  const Result b = flowkv(base + " --jobs 2 --out " + (dir_ / "b").string());
-  ASSERT_EQ(a.code, 0) << a.output;
-  ASSERT_EQ(b.code, 0) << b.output;
-  EXPECT_EQ(table(a.output), table(b.output));
-  EXPECT_NE(a.output.find("vllm-disagg"), std::string::npos);
+  const Result a = run_flowkv(base + " --jobs 1 --out " + (dir_ / "a").string());
+  const Result b = run_flowkv(base + " --jobs 2 --out " + (dir_ / "b").string());
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_EQ(table(a.out), table(b.out));
+  EXPECT_NE(a.out.find("vllm-disagg"), std::string::npos);
   EXPECT_EQ(files(dir_ / "a"), files(dir_ / "b"));
   EXPECT_TRUE(fs::exists(dir_ / "a" / "compare.json"));
   EXPECT_TRUE(fs::exists(dir_ / "a" / "flowkv" / "requests.csv"));
@@ -90,10 +73,10 @@ TEST_F(CompareCli, SameTableAndFilesForJobs1AndJobs2) {
 }
 
 TEST_F(CompareCli, SweepWritesOneFolderPerCell) {
-  const Result r = flowkv("sweep --scenario " + kScenario +
+  const Result r = run_flowkv("sweep --scenario " + kScenario +
                           " --rates 4,10 --policies round-robin,flowkv --set workload.generator.requests=80 --quiet --out " +
                           (dir_ / "s").string());
-  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* cell : {"round-robin/rate-4", "round-robin/rate-10", "flowkv/rate-4", "flowkv/rate-10"}) {
     EXPECT_TRUE(fs::exists(dir_ / "s" / cell / "summary.json")) << cell;
   }
@@ -109,9 +92,9 @@ TEST_F(CompareCli, BadInputExits2AndWritesNothing) {
         "sweep --scenario " + kScenario + " --policies flowkv --rates 1,x",
         "sweep --scenario " + kScenario + " --policies flowkv",
         "sweep --scenario " + kScenario + " --policies flowkv --rates 1 --rate-scales 2"}) {
-    const Result r = flowkv(args + " --out " + (dir_ / "x").string());
-    EXPECT_EQ(r.code, 2) << args << "\n" << r.output;
-    EXPECT_NE(r.output.find("error"), std::string::npos) << r.output;
+    const Result r = run_flowkv(args + " --out " + (dir_ / "x").string());
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.out;
+    EXPECT_NE(r.out.find("error"), std::string::npos) << r.out;
     EXPECT_FALSE(fs::exists(dir_ / "x")) << args;
   }
 }

@@ -3,7 +3,6 @@
 // (summary.json, requests.csv, timeline.json); a bad
 // --fault exits 2 with one message naming the flag and writes nothing.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,38 +13,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
+
+using flowkv::testing::run_flowkv;
+using Result = flowkv::testing::CliResult;
+const auto slurp = flowkv::testing::read_file;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result flowkv(const std::string& args) {
-  const fs::path bin = fs::path(FLOWKV_BINARY_DIR) / "flowkv";
-  if (!fs::exists(bin)) {
-    ADD_FAILURE() << bin << " is missing: build the flowkv target first";
-    return {};
-  }
-  Result r;
-  FILE* pipe = popen((bin.string() + " " + args + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class FaultCli : public ::testing::Test {
  protected:
@@ -60,11 +37,11 @@ class FaultCli : public ::testing::Test {
 };
 
 TEST_F(FaultCli, FlagFaultsRecoverAndShowInTheSummary) {
-  const Result r = flowkv("simulate --scenario " + scenario_ +
+  const Result r = run_flowkv("simulate --scenario " + scenario_ +
                           " --fault node=D0,at=1.0,for=1.5 --fault node=P1,at=0.5,kind=link-down,for=0.5 "
                           "--quiet --out " + dir_.string());
-  ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("faults: 2 injected, 1 node failures"), std::string::npos) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("faults: 2 injected, 1 node failures"), std::string::npos) << r.out;
   const json s = json::parse(slurp(dir_ / "summary.json"));
   EXPECT_EQ(s["requests"]["completed"].get<int>() + s["requests"]["failed"].get<int>(), s["requests"]["total"].get<int>());
   EXPECT_EQ(s["recoveries"]["node_failures"], 1);
@@ -80,9 +57,9 @@ TEST_F(FaultCli, FlagFaultsRecoverAndShowInTheSummary) {
 TEST_F(FaultCli, SameCommandTwiceWritesByteIdenticalFiles) {
   const std::string args = "simulate --scenario " + scenario_ +
                            " --fault node=D1,at=0.8 --fault node=0,at=1.5,for=1 --timeline --quiet --out ";
-  const Result a = flowkv(args + (dir_ / "a").string());
-  ASSERT_EQ(a.code, 0) << a.output;
-  ASSERT_EQ(flowkv(args + (dir_ / "b").string()).code, 0);
+  const Result a = run_flowkv(args + (dir_ / "a").string());
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  ASSERT_EQ(run_flowkv(args + (dir_ / "b").string()).exit_code, 0);
   for (const char* f : {"summary.json", "requests.csv", "timeline.json"}) {
     const std::string a = slurp(dir_ / "a" / f);
     EXPECT_FALSE(a.empty()) << f;
@@ -96,9 +73,9 @@ TEST_F(FaultCli, BadFaultExitsTwoNamingTheFlagAndWritesNothing) {
            {"node=D0", "--fault node=D0: at= is missing"},
            {"node=D0,at=1,kind=link-slow", "--fault node=D0,at=1,kind=link-slow: factor: missing"},
        }) {
-    const Result r = flowkv("simulate --scenario " + scenario_ + " --fault " + flag + " --quiet --out " + dir_.string());
-    EXPECT_EQ(r.code, 2) << flag << ": " << r.output;
-    EXPECT_NE(r.output.find(expected), std::string::npos) << flag << ": " << r.output;
+    const Result r = run_flowkv("simulate --scenario " + scenario_ + " --fault " + flag + " --quiet --out " + dir_.string());
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.out;
+    EXPECT_NE(r.out.find(expected), std::string::npos) << flag << ": " << r.out;
     EXPECT_FALSE(fs::exists(dir_)) << flag;
   }
 }

@@ -7,7 +7,6 @@
 // A golden folder holds scenario.json, optionally args.txt (extra flags on one line, e.g.
 // --fault ...), and the expected outputs; every file other than those two is compared.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,26 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-int run(const std::string& cmd, std::string& output) {
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) output.append(buf, n);
-  const int status = pclose(pipe);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+const auto slurp = flowkv::testing::read_file;
 
 std::vector<fs::path> golden_dirs() {
   std::vector<fs::path> dirs;
@@ -79,11 +64,9 @@ TEST(Golden, EveryGoldenScenarioReproducesItsFilesByteForByte) {
       args = slurp(dir / "args.txt");
       args.erase(std::remove(args.begin(), args.end(), '\n'), args.end());
     }
-    std::string output;
-    const int code = run(bin.string() + " simulate --scenario " + (dir / "scenario.json").string() + " " + args +
-                             " --quiet --out " + out.string(),
-                         output);
-    ASSERT_EQ(code, 0) << name << ": " << output;
+    const flowkv::testing::CliResult r = flowkv::testing::run_flowkv(
+        "simulate --scenario " + (dir / "scenario.json").string() + " " + args + " --quiet --out " + out.string());
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.out;
     int compared = 0;
     for (const auto& e : fs::directory_iterator(dir)) {
       const std::string file = e.path().filename().string();

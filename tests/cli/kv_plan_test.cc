@@ -2,32 +2,22 @@
 // block on the paged layout, 1 merged copy on the contiguous one), the JSON shape, and exit
 // code 2 on bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
 
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout, or stdout + stderr when asked
-};
+using Result = flowkv::testing::CliResult;
 
+// stdout only unless asked: most checks parse it as JSON.
 Result run_flowkv(const std::string& args, bool with_stderr = false) {
-  const std::string command =
-      std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return flowkv::testing::run_flowkv(args, with_stderr ? flowkv::testing::Stderr::kMerged
+                                                       : flowkv::testing::Stderr::kDropped);
 }
 
 const nlohmann::json* find_plan(const nlohmann::json& out, const std::string& layout, bool merge,

@@ -2,7 +2,6 @@
 // --set workload.max_requests=...), its three output files, exit code 2 and no output on a bad
 // scenario, and byte-identical summaries across runs.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -13,39 +12,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
+
+using flowkv::testing::run_flowkv;
+using Result = flowkv::testing::CliResult;
+const auto slurp = flowkv::testing::read_file;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result flowkv(const std::string& args) {
-  const fs::path bin = fs::path(FLOWKV_BINARY_DIR) / "flowkv";
-  if (!fs::exists(bin)) {
-    ADD_FAILURE() << bin << " is missing: build the flowkv target first";
-    return {};
-  }
-  const std::string cmd = bin.string() + " " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class SimulateCli : public ::testing::Test {
  protected:
@@ -59,11 +35,11 @@ class SimulateCli : public ::testing::Test {
 };
 
 TEST_F(SimulateCli, DefaultScenarioWritesItsOutputs) {
-  const Result r = flowkv("simulate --scenario " FLOWKV_SOURCE_DIR "/scenarios/default.json "
+  const Result r = run_flowkv("simulate --scenario " FLOWKV_SOURCE_DIR "/scenarios/default.json "
                           "--set workload.max_requests=300 --quiet --out " + dir_.string());
-  ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("requests: 300 total"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("TTFT"), std::string::npos);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("requests: 300 total"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("TTFT"), std::string::npos);
   const json summary = json::parse(slurp(dir_ / "summary.json"));
   EXPECT_EQ(summary["requests"]["total"], 300);
   EXPECT_EQ(summary["requests"]["completed"].get<int>() + summary["requests"]["failed"].get<int>(), 300);
@@ -80,24 +56,24 @@ TEST_F(SimulateCli, DefaultScenarioWritesItsOutputs) {
 }
 
 TEST_F(SimulateCli, BadScenarioExitsTwoNamingThePathAndWritesNothing) {
-  const Result r = flowkv("simulate --scenario default --set cluster.nodes[1].gpu=X --quiet --out " + dir_.string());
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("cluster.nodes[1].gpu: unknown GPU 'X'"), std::string::npos) << r.output;
+  const Result r = run_flowkv("simulate --scenario default --set cluster.nodes[1].gpu=X --quiet --out " + dir_.string());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("cluster.nodes[1].gpu: unknown GPU 'X'"), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(dir_ / "summary.json"));
-  const Result typo = flowkv("simulate --scenario default --set kv.layuot=paged --quiet --out " + dir_.string());
-  EXPECT_EQ(typo.code, 2) << typo.output;
-  EXPECT_NE(typo.output.find("kv.layuot: unknown key"), std::string::npos) << typo.output;
-  const Result flag = flowkv("simulate --scenario default --prefil-nodes 2");
-  EXPECT_EQ(flag.code, 2) << flag.output;
-  const Result missing = flowkv("simulate --scenario /nonexistent.json");
-  EXPECT_EQ(missing.code, 2) << missing.output;
-  EXPECT_NE(missing.output.find("not found"), std::string::npos) << missing.output;
+  const Result typo = run_flowkv("simulate --scenario default --set kv.layuot=paged --quiet --out " + dir_.string());
+  EXPECT_EQ(typo.exit_code, 2) << typo.out;
+  EXPECT_NE(typo.out.find("kv.layuot: unknown key"), std::string::npos) << typo.out;
+  const Result flag = run_flowkv("simulate --scenario default --prefil-nodes 2");
+  EXPECT_EQ(flag.exit_code, 2) << flag.out;
+  const Result missing = run_flowkv("simulate --scenario /nonexistent.json");
+  EXPECT_EQ(missing.exit_code, 2) << missing.out;
+  EXPECT_NE(missing.out.find("not found"), std::string::npos) << missing.out;
 }
 
 TEST_F(SimulateCli, FlagsOverrideTheScenario) {
-  const Result r = flowkv("simulate --scenario default --set workload.max_requests=100 --policy least-loaded "
+  const Result r = run_flowkv("simulate --scenario default --set workload.max_requests=100 --policy least-loaded "
                           "--prefill-nodes 1 --decode-nodes 3 --seed 4 --rate-scale 2 --quiet --out " + dir_.string());
-  ASSERT_EQ(r.code, 0) << r.output;
+  ASSERT_EQ(r.exit_code, 0) << r.out;
   const json s = json::parse(slurp(dir_ / "summary.json"));
   EXPECT_EQ(s["scenario"]["policies"]["global"]["name"], "least-loaded");
   EXPECT_EQ(s["scenario"]["seed"], 4);
@@ -109,8 +85,8 @@ TEST_F(SimulateCli, FlagsOverrideTheScenario) {
 
 TEST_F(SimulateCli, TwoRunsGiveByteIdenticalResults) {
   const std::string args = "simulate --scenario synthetic --set workload.generator.requests=200 --quiet --out ";
-  ASSERT_EQ(flowkv(args + (dir_ / "a").string()).code, 0);
-  ASSERT_EQ(flowkv(args + (dir_ / "b").string()).code, 0);
+  ASSERT_EQ(run_flowkv(args + (dir_ / "a").string()).exit_code, 0);
+  ASSERT_EQ(run_flowkv(args + (dir_ / "b").string()).exit_code, 0);
   EXPECT_EQ(slurp(dir_ / "a" / "summary.json"), slurp(dir_ / "b" / "summary.json"));
   EXPECT_EQ(slurp(dir_ / "a" / "requests.csv"), slurp(dir_ / "b" / "requests.csv"));
 }

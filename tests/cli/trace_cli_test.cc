@@ -2,7 +2,6 @@
 // exit code 2 with a file:line message on a malformed row, convert writing nothing then, and
 // byte-identical output for the same seed.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -13,28 +12,19 @@
 #include <set>
 #include <string>
 
+#include "tests/flowkv_cli.h"
+
 namespace {
 
-namespace fs = std::filesystem;
+using Result = flowkv::testing::CliResult;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-};
-
+// stdout only unless asked: most checks parse it as JSON.
 Result run_flowkv(const std::string& args, bool with_stderr = false) {
-  const std::string command =
-      std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return flowkv::testing::run_flowkv(args, with_stderr ? flowkv::testing::Stderr::kMerged
+                                                       : flowkv::testing::Stderr::kDropped);
 }
+
+namespace fs = std::filesystem;
 
 class TraceCli : public ::testing::Test {
  protected:

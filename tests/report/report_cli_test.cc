@@ -1,7 +1,6 @@
 // `flowkv report` run as a user runs it: exit 0 and one HTML file on good folders, byte-identical
 // for the same inputs; exit 2 naming the folder, and no file written, on a folder without results.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -11,34 +10,16 @@
 #include <string>
 
 #include "tests/report/result_fixtures.h"
+#include "tests/flowkv_cli.h"
 
 namespace {
 
+using flowkv::testing::run_flowkv;
+using Result = flowkv::testing::CliResult;
+const auto read = flowkv::testing::read_file;
+
 namespace fs = std::filesystem;
 using namespace flowkv;
-
-struct Result {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr
-};
-
-Result run_flowkv(const std::string& args) {
-  const std::string command = std::string(FLOWKV_BINARY_DIR) + "/flowkv " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return r;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) r.out.append(buffer.data(), n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 class ReportCli : public ::testing::Test {
  protected:
