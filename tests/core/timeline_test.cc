@@ -346,7 +346,8 @@ TEST(Timeline, WithoutWatchThereAreNoCounters) {
   const Scenario scenario = parse_scenario(scenario_json(), "test", ".");
   const auto requests = make_requests(30, 1);
   const Recorded r = record(scenario, requests, std::nullopt, /*watch=*/false);
-  for (const json& e : json::parse(r.text)["traceEvents"]) EXPECT_NE(e["ph"], "C");
+  const json doc = json::parse(r.text);  // kept alive: a range-for over a temporary's member dangles
+  for (const json& e : doc["traceEvents"]) EXPECT_NE(e["ph"], "C");
 }
 
 // Role flips, failures and node outages arrive through the observer calls; drive them by hand.
