@@ -174,10 +174,14 @@ void Controller::refresh_snapshot() {
     l.running_decode = static_cast<int32_t>(n.decoding.size());
     l.waiting_decode = static_cast<int32_t>(n.ready.size() + n.pending_in.size()) + n.incoming;
     l.assigned_decode_tokens = n.assigned_decode_tokens;
-    l.kv_total_blocks = n.kv->num_blocks();
-    l.kv_free_blocks = n.kv->num_free();
+    // usage() computed from the two figures already read: this runs for every node on every
+    // arrival, and each allocator call is virtual.
+    const int64_t total = n.kv->num_blocks();
+    const int64_t free = n.kv->num_free();
+    l.kv_total_blocks = total;
+    l.kv_free_blocks = free;
     l.kv_largest_free_run = n.kv->fragmentation().largest_free_run;
-    l.kv_usage = n.kv->usage();
+    l.kv_usage = total == 0 ? 0.0 : static_cast<double>(total - free) / static_cast<double>(total);
     l.prefix_cache = n.prefix_cache.get();
     l.eligible_prefill = false;
     l.eligible_decode = false;
@@ -381,14 +385,18 @@ void Controller::start_node(NodeState& node) {
   pool_ = live_.data();
   batch_->plan(node, *this);
   if (node.it_prefill.empty() && !node.it_decodes) return;
-  node.it_decode.clear();
   int64_t context = 0;
   if (node.it_decodes) {
+    // Sized once and filled by index: this runs for every request of every decode step.
+    node.it_decode.resize(node.decoding.size());
+    DecodeItem* item = node.it_decode.data();
     for (const Slot s : node.decoding) {
       const LiveRequest& r = live_[s];
-      node.it_decode.push_back(DecodeItem{r.id, r.kv_tokens});
+      *item++ = DecodeItem{r.id, r.kv_tokens};
       context += r.kv_tokens;
     }
+  } else {
+    node.it_decode.clear();
   }
   int64_t prefill_tokens = 0;
   for (const PrefillItem& p : node.it_prefill) prefill_tokens += p.num_tokens;
@@ -432,25 +440,7 @@ void Controller::on_iteration_done(NodeState& node, WorkState state) {
     }
     return;
   }
-  if (node.it_decodes) {
-    FLOWKV_CHECK(node.decoding.size() == node.it_decode.size(), "decode batch changed while running");
-    size_t kept = 0;
-    for (size_t i = 0; i < node.decoding.size(); ++i) {
-      const Slot s = node.decoding[i];
-      LiveRequest& r = live_[s];
-      ++r.kv_tokens;
-      ++r.generated;
-      --node.assigned_decode_tokens;
-      deliver_token(s);
-      if (r.generated >= r.output_tokens) {
-        finish(s);
-      } else {
-        node.decoding[kept++] = s;
-      }
-    }
-    node.decode_tokens += static_cast<int64_t>(node.decoding.size());
-    node.decoding.resize(kept);
-  }
+  if (node.it_decodes) step_decodes(node);
   for (size_t k = 0; k < node.it_prefill.size(); ++k) {
     const Slot s = node.it_prefill_slots[k];
     const int64_t tokens = node.it_prefill[k].num_tokens;
@@ -463,6 +453,30 @@ void Controller::on_iteration_done(NodeState& node, WorkState state) {
       prefill_finished(node, s);
     }
   }
+}
+
+// One decode step of a whole batch: every request stores one more token's KV and delivers one
+// more token; those done leave the batch. The simulator's innermost loop (once per output token).
+void Controller::step_decodes(NodeState& node) {
+  FLOWKV_CHECK(node.decoding.size() == node.it_decode.size(), "decode batch changed while running");
+  const size_t n = node.decoding.size();
+  Slot* const batch = node.decoding.data();
+  size_t kept = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const Slot s = batch[i];
+    LiveRequest& r = live_[s];
+    ++r.kv_tokens;
+    ++r.generated;
+    deliver_token(s);
+    if (r.generated >= r.output_tokens) {
+      finish(s);
+    } else {
+      batch[kept++] = s;
+    }
+  }
+  node.assigned_decode_tokens -= static_cast<int64_t>(n);
+  node.decode_tokens += static_cast<int64_t>(n);
+  node.decoding.resize(kept);
 }
 
 void Controller::prefill_finished(NodeState& node, Slot slot) {

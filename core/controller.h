@@ -102,6 +102,7 @@ class Controller final : private BatchOps {
   void handle(const Completion& c);
   void on_arrival(const Request& request);
   void on_iteration_done(NodeState& node, WorkState state);
+  void step_decodes(NodeState& node);
   void on_transfer_done(Slot slot, WorkState state);
   void on_flip_done(NodeState& node, WorkState state);
   void on_timer();

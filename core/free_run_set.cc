@@ -16,6 +16,20 @@ uint64_t bit_range(int64_t lo, int64_t hi) {
   return upto_hi & ~((uint64_t{1} << lo) - 1);
 }
 
+// std::lower_bound without the data-dependent branch: the keys searched for are close to
+// random, so a branchy search mispredicts about every other step.
+template <typename It>
+It lower_bound_branchless(It first, It last, uint64_t k) {
+  auto len = last - first;
+  while (len > 1) {
+    const auto half = len / 2;
+    // A multiply, not a ternary: g++ turns the ternary back into a branch.
+    first += half * static_cast<decltype(half)>(first[half - 1] < k);
+    len -= half;
+  }
+  return len == 1 && *first < k ? first + 1 : first;
+}
+
 }  // namespace
 
 FreeRunSet::FreeRunSet(int64_t num_blocks) : num_blocks_(num_blocks) {
@@ -73,22 +87,26 @@ int64_t FreeRunSet::run_start(int64_t block) const {
 }
 
 void FreeRunSet::rekey(uint64_t from, uint64_t to) {
-  auto begin = by_size_.begin();
   if (from == 0) {
-    by_size_.insert(std::lower_bound(begin, by_size_.end(), to), to);
+    by_size_.insert(lower_bound_branchless(by_size_.begin(), by_size_.end(), to), to);
     return;
   }
-  const auto at = std::lower_bound(begin, by_size_.end(), from);
+  const auto at = lower_bound_branchless(by_size_.begin(), by_size_.end(), from);
   FLOWKV_CHECK(at != by_size_.end() && *at == from, "free run index out of sync");
+  rekey_at(at, to);
+}
+
+void FreeRunSet::rekey_at(std::vector<uint64_t>::iterator at, uint64_t to) {
+  const uint64_t from = *at;
   if (to == 0) {
     by_size_.erase(at);
   } else if (to < from) {
     // Shift the keys in [to, from) up by one and drop `to` in front of them.
-    const auto dest = std::lower_bound(begin, at, to);
+    const auto dest = lower_bound_branchless(by_size_.begin(), at, to);
     std::move_backward(dest, at, at + 1);
     *dest = to;
   } else {
-    const auto dest = std::lower_bound(at + 1, by_size_.end(), to);
+    const auto dest = lower_bound_branchless(at + 1, by_size_.end(), to);
     std::move(at + 1, dest, at);
     *(dest - 1) = to;
   }
@@ -154,8 +172,27 @@ void FreeRunSet::erase(int64_t first, int64_t count) {
   if (left != 0 && right != 0) rekey(0, right);
 }
 
+std::optional<FreeRunSet::Run> FreeRunSet::take_best_fit(int64_t n) {
+  FLOWKV_CHECK(n > 0, "taking " + std::to_string(n) + " blocks");
+  // Every run holds at least one block, so the best fit for one (each decode block grown) is
+  // the first key: no search.
+  const auto at = n == 1 ? by_size_.begin() : lower_bound_branchless(by_size_.begin(), by_size_.end(), key(0, n));
+  if (at == by_size_.end()) return std::nullopt;
+  const int64_t first = static_cast<int64_t>(*at & 0xffffffffULL);
+  const int64_t count = static_cast<int64_t>(*at >> 32);
+  set_bits(first, n, false);
+  num_free_ -= n;
+  uint64_t rest = 0;
+  if (count > n) {
+    tag(first + n, count - n);
+    rest = key(first + n, count - n);
+  }
+  rekey_at(at, rest);
+  return Run{first, n};
+}
+
 std::optional<FreeRunSet::Run> FreeRunSet::best_fit(int64_t n) const {
-  const auto it = std::lower_bound(by_size_.begin(), by_size_.end(), key(0, n));
+  const auto it = lower_bound_branchless(by_size_.begin(), by_size_.end(), key(0, n));
   if (it == by_size_.end()) return std::nullopt;
   return Run{static_cast<int64_t>(*it & 0xffffffffULL), static_cast<int64_t>(*it >> 32)};
 }

@@ -37,6 +37,9 @@ class FreeRunSet {
   // Marks [first, first + count) used; it must lie inside one free run.
   void erase(int64_t first, int64_t count);
 
+  // best_fit(n) and then erase() of its first n blocks, with one search: the allocator's common
+  // case. Returns the blocks taken, or nullopt (nothing changed) when no run holds n blocks.
+  std::optional<Run> take_best_fit(int64_t n);
   // The smallest free run of at least n blocks (the lowest first id among equals), if any.
   std::optional<Run> best_fit(int64_t n) const;
   // The largest free run (the highest first id among equals); {0, 0} when nothing is free.
@@ -60,6 +63,7 @@ class FreeRunSet {
   int64_t run_start(int64_t block) const;  // first id of the free run holding a free block
   // Replaces the run keyed `from` by `to` in by_size_ (either may be 0: none).
   void rekey(uint64_t from, uint64_t to);
+  void rekey_at(std::vector<uint64_t>::iterator at, uint64_t to);
 
   int64_t num_blocks_ = 0;
   int64_t num_free_ = 0;

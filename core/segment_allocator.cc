@@ -15,10 +15,8 @@ bool SegmentAllocator::allocate(int64_t n, BlockList& out) {
   if (n > free_.num_free()) return false;
   // The common case, one run that fits, without the general path's vector and sort: this runs
   // for every decode block the simulator grows.
-  if (auto fit = free_.best_fit(n)) {
-    const int64_t first = fit->first;
-    free_.erase(first, n);
-    append_run(out, static_cast<BlockId>(first), n);
+  if (const auto taken = free_.take_best_fit(n)) {
+    append_run(out, static_cast<BlockId>(taken->first), n);
     return true;
   }
   // Best fit for what is left; when nothing fits, the largest run whole. The first round is

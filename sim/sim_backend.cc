@@ -82,24 +82,23 @@ void SimBackend::schedule_link_check() {
   }
 }
 
-void SimBackend::complete(core::WorkId id, Time t) {
-  --outstanding_;
+Completion SimBackend::work_done(core::WorkId id, Time t, core::WorkState state) {
   Completion c;
   c.kind = Completion::Kind::kWorkDone;
   c.time = t;
   c.work = id;
-  c.state = core::WorkState::kCompleted;
-  ready_.push_back(c);
+  c.state = state;
+  return c;
+}
+
+void SimBackend::complete(core::WorkId id, Time t) {
+  --outstanding_;
+  ready_.push_back(work_done(id, t, core::WorkState::kCompleted));
 }
 
 void SimBackend::fail(core::WorkId id, Time t) {
   --outstanding_;
-  Completion c;
-  c.kind = Completion::Kind::kWorkDone;
-  c.time = t;
-  c.work = id;
-  c.state = core::WorkState::kFailed;
-  ready_.push_back(c);
+  ready_.push_back(work_done(id, t, core::WorkState::kFailed));
 }
 
 // Fails the transfers from or to `node` (and, for a crash, its iteration and flip), in
@@ -163,9 +162,12 @@ void SimBackend::on_fault(size_t index, bool start, Time t) {
 
 std::optional<Completion> SimBackend::next() {
   while (true) {
-    if (!ready_.empty()) {
-      const Completion c = ready_.front();
-      ready_.pop_front();
+    if (ready_head_ < ready_.size()) {
+      const Completion c = ready_[ready_head_++];
+      if (ready_head_ == ready_.size()) {
+        ready_.clear();
+        ready_head_ = 0;
+      }
       return c;
     }
     const bool have_arrival = next_arrival_ < requests_.size();
@@ -189,6 +191,12 @@ std::optional<Completion> SimBackend::next() {
         const auto it = std::find(running.begin(), running.end(), e.payload.value);
         if (it == running.end()) break;
         running.erase(it);
+        // Events are popped only once ready_ is drained, so nothing is queued before this one:
+        // hand it out directly rather than through ready_ (the order is the same).
+        if (ready_head_ == ready_.size()) {
+          --outstanding_;
+          return work_done(core::WorkId{e.payload.value}, e.time, core::WorkState::kCompleted);
+        }
         complete(core::WorkId{e.payload.value}, e.time);
         break;
       }

@@ -16,7 +16,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <vector>
@@ -55,6 +54,7 @@ class SimBackend final : public core::Backend {
     bool active = false;  // in its per-call latency phase and not failed
   };
   void schedule_link_check();
+  static core::Completion work_done(core::WorkId id, core::Time t, core::WorkState state);
   void complete(core::WorkId id, core::Time t);
   void fail(core::WorkId id, core::Time t);
   void on_fault(size_t index, bool start, core::Time t);
@@ -70,7 +70,10 @@ class SimBackend final : public core::Backend {
   LinkModel links_;
   std::vector<PendingTransfer> transfers_;
   std::vector<uint32_t> free_transfers_;
-  std::deque<core::Completion> ready_;
+  // Completions not yet returned, FIFO from ready_head_. A vector rather than a deque: it is
+  // drained before every event, so it stays tiny and never allocates in steady state.
+  std::vector<core::Completion> ready_;
+  size_t ready_head_ = 0;
   std::vector<uint64_t> finished_;
   int64_t outstanding_ = 0;  // iterations, transfers and flips in flight
   // Faults: per node, how many crash / link-down faults are active, the active link-slow

@@ -70,7 +70,10 @@ for t in "${targets[@]}"; do
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
 done
 wait
-failed=$(cd "$dir/logs" && ls -- *.failed 2>/dev/null | sed 's/\.failed$//' | tr '\n' ' ')
+failed=""
+for f in "$dir"/logs/*.failed; do  # (no match: the pattern itself, which does not exist)
+  if [ -e "$f" ]; then failed+="$(basename "$f" .failed) "; fi
+done
 if [ -n "$failed" ]; then
   echo "fuzz: bugs found by: $failed(see above)"
   exit 1

@@ -83,12 +83,23 @@ TEST(FreeRunSet, RandomHistoriesMatchABitmapModel) {
       int64_t len = 0;
       while (first + len < size && model.free[static_cast<size_t>(first + len)] == state) ++len;
       const int64_t count = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(len));
-      if (state) {
-        set.erase(first, count);
+      if (state && rng() % 3 == 0) {
+        // take_best_fit: the blocks must come from the front of the model's best fit.
+        const auto want = model.best_fit(count);
+        const auto got = set.take_best_fit(count);
+        ASSERT_EQ(got.has_value(), want.has_value());
+        if (!got) continue;
+        ASSERT_EQ(got->first, want->first);
+        ASSERT_EQ(got->count, count);
+        for (int64_t b = got->first; b < got->first + count; ++b) model.free[static_cast<size_t>(b)] = false;
       } else {
-        set.insert(first, count);
+        if (state) {
+          set.erase(first, count);
+        } else {
+          set.insert(first, count);
+        }
+        for (int64_t b = first; b < first + count; ++b) model.free[static_cast<size_t>(b)] = !state;
       }
-      for (int64_t b = first; b < first + count; ++b) model.free[static_cast<size_t>(b)] = !state;
       expect_same(set, model, "seed " + std::to_string(seed) + " step " + std::to_string(step));
       if (HasFatalFailure()) return;
     }
@@ -109,6 +120,12 @@ TEST(FreeRunSet, TiesGoToTheLowestIdForBestFitAndTheHighestForLargest) {
   EXPECT_EQ(set.best_fit(4)->first, 2);
   EXPECT_EQ(set.best_fit(3)->first, 10);
   EXPECT_FALSE(set.best_fit(5).has_value());
+  EXPECT_FALSE(set.take_best_fit(5).has_value());
+  EXPECT_EQ(set.num_free(), 10);
+  ASSERT_TRUE(set.take_best_fit(3).has_value());  // all of [10, 13): the smallest that fits
+  EXPECT_FALSE(set.is_free(10));
+  EXPECT_FALSE(set.is_free(12));
+  EXPECT_EQ(set.num_runs(), 2);
 }
 
 TEST(FreeRunSet, MisuseIsAnInternalError) {
