@@ -52,6 +52,13 @@ void segment_copy(const DeviceSegmentTable& table, const void* src, void* dst,
   FLOWKV_CUDA_CHECK_LAUNCH();
 }
 
+void segment_copy_preload() {
+  const auto kernel = detail::SegmentCopyKernel<kCopyThreads, kCopyVecs, detail::kCopyStreaming>;
+  cudaFuncAttributes attributes{};
+  FLOWKV_CUDA_CHECK(cudaFuncGetAttributes(&attributes, reinterpret_cast<const void*>(kernel)));
+  persistent_grid(reinterpret_cast<const void*>(kernel), kCopyThreads, 1);
+}
+
 int64_t segment_copy_tile_bytes() { return kCopyTileBytes; }
 
 }  // namespace flowkv::kernels

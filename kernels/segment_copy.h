@@ -55,6 +55,11 @@ struct DeviceSegmentTable {
 void segment_copy(const DeviceSegmentTable& table, const void* src, void* dst,
                   cudaStream_t stream);
 
+// Loads segment_copy's kernel now. CUDA loads kernels lazily, at their first use, and loading
+// waits for the device to go idle: call this before enqueueing work that segment_copy must not
+// wait behind (runtime::DeviceCopyTransport does, when it is built).
+void segment_copy_preload();
+
 // Tile size of segment_copy (bytes one thread block moves per step); exposed for tests that
 // want segments straddling tile boundaries.
 int64_t segment_copy_tile_bytes();

@@ -13,7 +13,22 @@ const char* to_string(CopyEngine engine) {
   return engine == CopyEngine::kMemcpy ? "memcpy" : "fused-kernel";
 }
 
-DeviceCopyTransport::DeviceCopyTransport(CopyEngine engine) : engine_(engine) {}
+DeviceCopyTransport::DeviceCopyTransport(CopyEngine engine) : engine_(engine) {
+  // cudaMallocHost waits for the device to go idle, so a pinned slot allocated in submit() would
+  // make submit wait for work already on the stream. A few slots are allocated now, while nothing
+  // runs; submit() allocates only when more transfers are in flight, or a table is larger.
+  if (engine_ == CopyEngine::kFusedKernel) {
+    kernels::segment_copy_preload();  // its lazy loading would wait for the device too
+    FLOWKV_CUDA_CHECK(cudaMallocAsync(&table_, static_cast<size_t>(kInitialStagingBytes), stream_.get()));
+    table_capacity_ = kInitialStagingBytes;
+    FLOWKV_CUDA_CHECK(cudaStreamSynchronize(stream_.get()));
+    staging_.resize(kInitialStagingSlots);
+    for (PinnedSlot& slot : staging_) {
+      FLOWKV_CUDA_CHECK(cudaMallocHost(&slot.data, static_cast<size_t>(kInitialStagingBytes)));
+      slot.capacity = kInitialStagingBytes;
+    }
+  }
+}
 
 DeviceCopyTransport::~DeviceCopyTransport() {
   // Work still on the stream may write into buffers the caller is about to free.
@@ -45,7 +60,7 @@ int DeviceCopyTransport::acquire_staging(int64_t bytes) {
     if (slot.data) FLOWKV_CUDA_CHECK(cudaFreeHost(slot.data));
     slot.data = nullptr;
     slot.capacity = 0;
-    const int64_t capacity = std::max<int64_t>(bytes * 2, 64 << 10);
+    const int64_t capacity = std::max<int64_t>(bytes * 2, kInitialStagingBytes);
     FLOWKV_CUDA_CHECK(cudaMallocHost(&slot.data, static_cast<size_t>(capacity)));
     slot.capacity = capacity;
   }

@@ -52,6 +52,12 @@ class DeviceCopyTransport final : public Transport {
   int acquire_staging(int64_t bytes);  // a free pinned slot of at least `bytes`
   void release_staging(TransferRecord& record);
 
+  // Pinned slots allocated by the constructor (cudaMallocHost waits for an idle device, so
+  // allocating in submit() would make it wait for earlier work): 4 transfers in flight with
+  // tables of up to 64 KiB (2,048 rows) each before submit() allocates.
+  static constexpr int kInitialStagingSlots = 4;
+  static constexpr int64_t kInitialStagingBytes = 64 << 10;
+
   struct PinnedSlot {
     void* data = nullptr;
     int64_t capacity = 0;
