@@ -398,6 +398,7 @@ void apply_overrides(json& root, const ScenarioOverrides& o) {
     return v;
   };
   if (o.trace) {
+    if (o.trace->empty()) throw_input_error("--trace: expected a trace file name, got ''");
     json& w = object_at(root, "workload");
     w.erase("generator");
     w.erase("format");
