@@ -1,5 +1,7 @@
 #include "core/global_scheduler.h"
 
+#include "core/cost_estimate.h"
+#include "core/prefix_cache.h"
 #include "core/scenario.h"
 
 namespace flowkv::core {
@@ -20,6 +22,29 @@ RouteDecision pair_with(const LoadSnapshot& s, NodeId prefill, NodeId decode) {
   const NodeLoad& p = s.nodes[to_int(prefill)];
   d.decode = p.role == NodeRole::kColocated && p.eligible_decode ? prefill : decode;
   return d;
+}
+
+FastestPrefill fastest_prefill(const CostEstimator& est, const Request& req, const LoadSnapshot& s,
+                               NodeId decode) {
+  const int64_t blocks = (req.prompt_tokens + est.block_size() - 1) / est.block_size();
+  std::optional<NodeId> p;
+  Duration best = Duration::max();
+  int64_t best_cached = 0;
+  for (const NodeLoad& n : s.nodes) {
+    if (!n.eligible_prefill) continue;
+    const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
+    const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
+    const Duration t = est.prefill_finish(n, req.prompt_tokens, cached) +
+                       (local ? Duration::zero() : s.estimate_transfer(n.id, decode, blocks));
+    if (t < best) {
+      best = t;
+      p = n.id;
+      best_cached = cached;
+    }
+  }
+  FastestPrefill f{pair_with(s, *p, decode), best};
+  f.decision.cached_prompt_tokens = best_cached;
+  return f;
 }
 
 Duration LoadSnapshot::estimate_transfer(NodeId p, NodeId d, int64_t blocks) const {

@@ -20,9 +20,11 @@
 #include "core/load_snapshot.h"
 #include "core/policy_registry.h"
 #include "core/request.h"
+#include "core/time.h"
 
 namespace flowkv::core {
 
+class CostEstimator;
 struct Scenario;
 
 struct RouteDecision {
@@ -60,6 +62,17 @@ std::optional<NodeId> pick_min(const LoadSnapshot& s, bool prefill_side, Key key
 // A decision with `prefill` and, when that node is colocated and eligible for decode, the same
 // node for decode (no transfer); otherwise `decode`.
 RouteDecision pair_with(const LoadSnapshot& s, NodeId prefill, NodeId decode);
+
+// The eligible prefill node whose first token reaches `decode` soonest: queue time + prefill of
+// the prompt less the node's prefix-cache hit + KV transfer to `decode` (none when the prefill
+// node is colocated and may decode: pair_with keeps the request there). The pair choice of
+// Mooncake's Conductor and of FlowKV; `ttft` is the estimate of the chosen pair.
+struct FastestPrefill {
+  RouteDecision decision;
+  Duration ttft;
+};
+FastestPrefill fastest_prefill(const CostEstimator& est, const Request& req, const LoadSnapshot& s,
+                               NodeId decode);
 
 #define FLOWKV_REGISTER_GLOBAL_SCHEDULER(name, summary, factory)                                \
   FLOWKV_REGISTER_POLICY(::flowkv::core::GlobalScheduler, ::flowkv::core::global_scheduler_registry(), \

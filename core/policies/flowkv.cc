@@ -12,7 +12,6 @@
 #include "core/cost_estimate.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
-#include "core/prefix_cache.h"
 #include "core/policy_profile.h"
 #include "core/scenario.h"
 
@@ -28,24 +27,7 @@ class FlowKv final : public GlobalScheduler {
     const NodeId d = *pick_min(s, false, [&](const NodeLoad& n) {
       return std::make_pair(n.kv_free_blocks >= blocks ? 0 : 1, est_.decode_preference(n));
     });
-    std::optional<NodeId> p;
-    Duration best = Duration::max();
-    int64_t best_cached = 0;
-    for (const NodeLoad& n : s.nodes) {
-      if (!n.eligible_prefill) continue;
-      const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
-      const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
-      const Duration t = est_.prefill_finish(n, req.prompt_tokens, cached) +
-                         (local ? Duration::zero() : s.estimate_transfer(n.id, d, blocks));
-      if (t < best) {
-        best = t;
-        p = n.id;
-        best_cached = cached;
-      }
-    }
-    RouteDecision decision = pair_with(s, *p, d);
-    decision.cached_prompt_tokens = best_cached;
-    return decision;
+    return fastest_prefill(est_, req, s, d).decision;
   }
 
  private:

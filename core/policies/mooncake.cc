@@ -16,12 +16,9 @@
 //                        rejected_by_scheduler and counted)
 //   reject_ttft_factor   > 0, 1.0
 //   reject_decode_load   > 0, 1.0
-#include <limits>
-
 #include "core/cost_estimate.h"
 #include "core/global_scheduler.h"
 #include "core/json_check.h"
-#include "core/prefix_cache.h"
 #include "core/scenario.h"
 
 namespace flowkv::core {
@@ -41,29 +38,12 @@ class Mooncake final : public GlobalScheduler {
     // Decode side first: the node with the lowest decode load (CostEstimator::decode_preference).
     const NodeId d = *pick_min(s, false, [&](const NodeLoad& n) { return est_.decode_preference(n); });
     const double d_load = est_.decode_load(s.nodes[to_int(d)]);
-    const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
-    std::optional<NodeId> p;
-    Duration best = Duration::max();
-    int64_t best_cached = 0;
-    for (const NodeLoad& n : s.nodes) {
-      if (!n.eligible_prefill) continue;
-      const int64_t cached = n.prefix_cache ? n.prefix_cache->lookup(req) : 0;
-      const bool local = n.role == NodeRole::kColocated && n.eligible_decode;
-      const Duration t = est_.prefill_finish(n, req.prompt_tokens, cached) +
-                         (local ? Duration::zero() : s.estimate_transfer(n.id, d, blocks));
-      if (t < best) {
-        best = t;
-        p = n.id;
-        best_cached = cached;
-      }
-    }
-    RouteDecision decision = pair_with(s, *p, d);
-    decision.cached_prompt_tokens = best_cached;
+    FastestPrefill f = fastest_prefill(est_, req, s, d);
     if (p_.early_rejection &&
-        (best.seconds() > p_.reject_ttft_factor * est_.slo_ttft_s() || d_load >= p_.reject_decode_load)) {
-      decision.rejected = true;
+        (f.ttft.seconds() > p_.reject_ttft_factor * est_.slo_ttft_s() || d_load >= p_.reject_decode_load)) {
+      f.decision.rejected = true;
     }
-    return decision;
+    return f.decision;
   }
 
  private:
