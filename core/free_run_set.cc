@@ -16,18 +16,19 @@ uint64_t bit_range(int64_t lo, int64_t hi) {
   return upto_hi & ~((uint64_t{1} << lo) - 1);
 }
 
-// std::lower_bound without the data-dependent branch: the keys searched for are close to
-// random, so a branchy search mispredicts about every other step.
+// The end of the prefix of a descending range whose keys are >= k (std::partition_point), without
+// the data-dependent branch: the keys searched for are close to random, so a branchy search
+// mispredicts about every other step.
 template <typename It>
-It lower_bound_branchless(It first, It last, uint64_t k) {
+It end_of_at_least(It first, It last, uint64_t k) {
   auto len = last - first;
   while (len > 1) {
     const auto half = len / 2;
     // A multiply, not a ternary: g++ turns the ternary back into a branch.
-    first += half * static_cast<decltype(half)>(first[half - 1] < k);
+    first += half * static_cast<decltype(half)>(first[half - 1] >= k);
     len -= half;
   }
-  return len == 1 && *first < k ? first + 1 : first;
+  return len == 1 && *first >= k ? first + 1 : first;
 }
 
 }  // namespace
@@ -88,12 +89,13 @@ int64_t FreeRunSet::run_start(int64_t block) const {
 
 void FreeRunSet::rekey(uint64_t from, uint64_t to) {
   if (from == 0) {
-    by_size_.insert(lower_bound_branchless(by_size_.begin(), by_size_.end(), to), to);
+    by_size_.insert(end_of_at_least(by_size_.begin(), by_size_.end(), to), to);
     return;
   }
-  const auto at = lower_bound_branchless(by_size_.begin(), by_size_.end(), from);
-  FLOWKV_CHECK(at != by_size_.end() && *at == from, "free run index out of sync");
-  rekey_at(at, to);
+  // Keys are unique: `from` is the last key >= from.
+  const auto end = end_of_at_least(by_size_.begin(), by_size_.end(), from);
+  FLOWKV_CHECK(end != by_size_.begin() && *(end - 1) == from, "free run index out of sync");
+  rekey_at(end - 1, to);
 }
 
 void FreeRunSet::rekey_at(std::vector<uint64_t>::iterator at, uint64_t to) {
@@ -101,14 +103,15 @@ void FreeRunSet::rekey_at(std::vector<uint64_t>::iterator at, uint64_t to) {
   if (to == 0) {
     by_size_.erase(at);
   } else if (to < from) {
-    // Shift the keys in [to, from) up by one and drop `to` in front of them.
-    const auto dest = lower_bound_branchless(by_size_.begin(), at, to);
-    std::move_backward(dest, at, at + 1);
-    *dest = to;
-  } else {
-    const auto dest = lower_bound_branchless(at + 1, by_size_.end(), to);
+    // Toward the back: shift the keys in (at, dest) that are above `to` forward by one.
+    const auto dest = end_of_at_least(at + 1, by_size_.end(), to);
     std::move(at + 1, dest, at);
     *(dest - 1) = to;
+  } else {
+    // Toward the front: shift the keys in [dest, at) that are below `to` back by one.
+    const auto dest = end_of_at_least(by_size_.begin(), at, to);
+    std::move_backward(dest, at, at + 1);
+    *dest = to;
   }
 }
 
@@ -175,9 +178,10 @@ void FreeRunSet::erase(int64_t first, int64_t count) {
 std::optional<FreeRunSet::Run> FreeRunSet::take_best_fit(int64_t n) {
   FLOWKV_CHECK(n > 0, "taking " + std::to_string(n) + " blocks");
   // Every run holds at least one block, so the best fit for one (each decode block grown) is
-  // the first key: no search.
-  const auto at = n == 1 ? by_size_.begin() : lower_bound_branchless(by_size_.begin(), by_size_.end(), key(0, n));
-  if (at == by_size_.end()) return std::nullopt;
+  // the smallest key, the last: no search, and taking or shrinking it moves nothing.
+  const auto end = n == 1 ? by_size_.end() : end_of_at_least(by_size_.begin(), by_size_.end(), key(0, n));
+  if (end == by_size_.begin()) return std::nullopt;
+  const auto at = end - 1;
   const int64_t first = static_cast<int64_t>(*at & 0xffffffffULL);
   const int64_t count = static_cast<int64_t>(*at >> 32);
   set_bits(first, n, false);
@@ -192,14 +196,15 @@ std::optional<FreeRunSet::Run> FreeRunSet::take_best_fit(int64_t n) {
 }
 
 std::optional<FreeRunSet::Run> FreeRunSet::best_fit(int64_t n) const {
-  const auto it = lower_bound_branchless(by_size_.begin(), by_size_.end(), key(0, n));
-  if (it == by_size_.end()) return std::nullopt;
-  return Run{static_cast<int64_t>(*it & 0xffffffffULL), static_cast<int64_t>(*it >> 32)};
+  const auto end = end_of_at_least(by_size_.begin(), by_size_.end(), key(0, n));
+  if (end == by_size_.begin()) return std::nullopt;
+  const uint64_t k = *(end - 1);
+  return Run{static_cast<int64_t>(k & 0xffffffffULL), static_cast<int64_t>(k >> 32)};
 }
 
 FreeRunSet::Run FreeRunSet::largest() const {
   if (by_size_.empty()) return Run{};
-  const uint64_t k = by_size_.back();
+  const uint64_t k = by_size_.front();
   return Run{static_cast<int64_t>(k & 0xffffffffULL), static_cast<int64_t>(k >> 32)};
 }
 

@@ -5,11 +5,12 @@
 //   - a bitmap of free blocks (is_free, validation, finding the run around a block);
 //   - boundary tags: the length of each free run stored at its first and its last block, so
 //     insert() finds and coalesces both neighbours in O(1);
-//   - the runs as a sorted vector of (length, first id) keys for best fit and the largest run.
-//     A run that changes length moves only past the runs whose keys lie between its old and
-//     new key, so the common updates (a run shrinks by a few blocks, a freed run merges) are
-//     short moves in a vector of a few hundred entries at most in practice; the worst case is
-//     O(runs).
+//   - the runs as a vector of (length, first id) keys sorted largest first, for best fit and the
+//     largest run. A run that changes length moves only past the runs whose keys lie between its
+//     old and new key, so the common updates (a run shrinks by a few blocks, a freed run merges)
+//     are short moves in a vector of a few hundred entries at most in practice; the worst case is
+//     O(runs). Largest first puts the smallest run, where every one-block decode growth takes
+//     from, at the back: taking it whole or shrinking it moves nothing.
 //
 // Contract: insert() only takes blocks that are in the pool and not free, erase() only takes
 // blocks that lie inside one free run; anything else is an internal error (FLOWKV_CHECK). Not
@@ -70,7 +71,7 @@ class FreeRunSet {
   std::vector<uint64_t> free_bits_;  // bit b set = block b is free
   // For a free run [f, f + c): tags_[f] = tags_[f + c - 1] = c. Other entries are stale.
   std::vector<uint32_t> tags_;
-  std::vector<uint64_t> by_size_;    // key(first, count) of every free run, ascending
+  std::vector<uint64_t> by_size_;    // key(first, count) of every free run, descending
 };
 
 }  // namespace flowkv::core
