@@ -8,9 +8,9 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "tests/scratch.h"
 
 namespace flowkv::testing {
 
@@ -41,12 +41,6 @@ inline CliResult run_flowkv(const std::string& args, Stderr err = Stderr::kMerge
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
-}
-
-// The whole file as bytes ("" when it cannot be read).
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 }  // namespace flowkv::testing

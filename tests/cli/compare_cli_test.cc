@@ -36,16 +36,7 @@ std::map<std::string, std::string> files(const fs::path& dir) {
 // The printed table without the last line, which names the output folder.
 std::string table(const std::string& output) { return output.substr(0, output.rfind("wrote ")); }
 
-class CompareCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("flowkv_cmpcli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class CompareCli : public flowkv::testing::ScratchDirTest {};
 
 const std::string kScenario = std::string(FLOWKV_SOURCE_DIR) + "/scenarios/paper/imbalance-synthetic.json";
 

@@ -24,15 +24,8 @@ const auto slurp = flowkv::testing::read_file;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class FaultCli : public ::testing::Test {
+class FaultCli : public flowkv::testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("flowkv_fault_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
   const std::string scenario_ = FLOWKV_SOURCE_DIR "/tests/golden/disagg-small/scenario.json";
 };
 

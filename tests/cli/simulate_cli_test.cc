@@ -23,16 +23,7 @@ const auto slurp = flowkv::testing::read_file;
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-class SimulateCli : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("flowkv_cli_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class SimulateCli : public flowkv::testing::ScratchDirTest {};
 
 TEST_F(SimulateCli, DefaultScenarioWritesItsOutputs) {
   const Result r = run_flowkv("simulate --scenario " FLOWKV_SOURCE_DIR "/scenarios/default.json "

@@ -31,29 +31,17 @@ class TraceCli : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(fs::exists(fs::path(FLOWKV_BINARY_DIR) / "flowkv"))
         << "build the flowkv target first: " FLOWKV_BINARY_DIR "/flowkv is missing";
-    std::string tmpl = (fs::temp_directory_path() / "flowkv-trace-cli-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
   }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name, std::ios::binary) << text;
-    return dir_ / name;
-  }
-  static std::string read(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  fs::path write(const std::string& name, const std::string& text) { return tmp_.write(name, text); }
+  static std::string read(const fs::path& p) { return flowkv::testing::read_file(p); }
   std::set<std::string> files() const {
     std::set<std::string> names;
     for (const auto& e : fs::directory_iterator(dir_)) names.insert(e.path().filename().string());
     return names;
   }
 
-  fs::path dir_;
+  flowkv::testing::TempDir tmp_{"flowkv-trace-cli"};
+  const fs::path dir_ = tmp_.path();
 };
 
 const std::string kAzureConv =

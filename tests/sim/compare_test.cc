@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "sim/compare.h"
+#include "tests/scratch.h"
 
 namespace flowkv::sim {
 namespace {
@@ -33,14 +34,8 @@ std::map<std::string, std::string> files(const fs::path& dir) {
   return out;
 }
 
-class CompareTest : public ::testing::Test {
+class CompareTest : public flowkv::testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("flowkv_compare_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   CompareSpec spec(const fs::path& out, int jobs) const {
     CompareSpec s;
     s.scenario = fs::path(FLOWKV_SOURCE_DIR) / "scenarios/paper/imbalance-synthetic.json";
@@ -50,7 +45,6 @@ class CompareTest : public ::testing::Test {
     s.jobs = jobs;
     return s;
   }
-  fs::path dir_;
 };
 
 TEST_F(CompareTest, SameFilesWithOneOrSeveralThreads) {

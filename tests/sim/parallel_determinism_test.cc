@@ -13,6 +13,7 @@
 
 #include "core/scenario.h"
 #include "sim/compare.h"
+#include "tests/scratch.h"
 
 namespace flowkv::sim {
 namespace {
@@ -54,16 +55,7 @@ core::ScenarioOverrides with_faults() {
   return o;
 }
 
-class ParallelDeterminism : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("flowkv_parallel_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class ParallelDeterminism : public flowkv::testing::ScratchDirTest {};
 
 TEST_F(ParallelDeterminism, SweepWritesTheSameFilesOnOneAndFourThreads) {
   for (const int jobs : {1, 4}) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/scratch.h"
 
 namespace flowkv::traces::testing {
 
@@ -27,38 +28,12 @@ inline std::filesystem::path real_trace(const std::string& name) {
   return {};
 }
 
-// A fresh directory removed with everything in it when the object goes away.
-class TempDir {
+// Temporary folders and reading files back: tests/scratch.h.
+using flowkv::testing::read_file;
+class TempDir : public flowkv::testing::TempDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = std::filesystem::temp_directory_path() /
-            ("flowkv-trace-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  // Writes `text` to a file named `name` in the directory and returns its path.
-  std::filesystem::path write(const std::string& name, const std::string& text) const {
-    const auto p = path_ / name;
-    std::ofstream(p, std::ios::binary) << text;
-    return p;
-  }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : flowkv::testing::TempDir("flowkv-trace-test") {}
 };
-
-inline std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // The message of the core::Error `fn` throws; fails the test if it throws nothing, another
 // exception, or an error that is not bad input (exit code 2).
