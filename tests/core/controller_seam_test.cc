@@ -14,6 +14,7 @@
 #include "core/controller.h"
 #include "core/pool_history.h"
 #include "core/scenario.h"
+#include "tests/core/random_requests.h"
 
 namespace flowkv::core {
 namespace {
@@ -34,19 +35,7 @@ json base_scenario() {
 }
 
 std::vector<Request> make_requests(int n, uint64_t seed, int64_t max_prompt = 3000, int64_t max_output = 300) {
-  std::mt19937_64 rng(seed);
-  std::vector<Request> out;
-  int64_t t = 0;
-  for (int i = 0; i < n; ++i) {
-    Request r;
-    r.id = RequestId{static_cast<uint64_t>(i)};
-    t += static_cast<int64_t>(uniform_below(rng, 40'000'000));  // up to 40 ms apart
-    r.arrival = Time::from_nanos(t);
-    r.prompt_tokens = 1 + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(max_prompt)));
-    r.output_tokens = 1 + static_cast<int64_t>(uniform_below(rng, static_cast<uint64_t>(max_output)));
-    out.push_back(r);
-  }
-  return out;
+  return testing::random_requests(n, seed, {.max_gap_ns = 40'000'000, .max_prompt = max_prompt, .max_output = max_output});
 }
 
 // Completes outstanding work in a random order (not submission order), each after a random

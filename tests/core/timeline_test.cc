@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "core/pool_history.h"
 #include "core/scenario.h"
+#include "tests/core/random_requests.h"
 
 namespace flowkv::core {
 namespace {
@@ -46,19 +47,7 @@ json scenario_json() {
 }
 
 std::vector<Request> make_requests(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::vector<Request> out;
-  int64_t t = 0;
-  for (int i = 0; i < n; ++i) {
-    Request r;
-    r.id = RequestId{static_cast<uint64_t>(i)};
-    t += static_cast<int64_t>(uniform_below(rng, 20'000'000));  // up to 20 ms apart
-    r.arrival = Time::from_nanos(t);
-    r.prompt_tokens = 1 + static_cast<int64_t>(uniform_below(rng, 2000));
-    r.output_tokens = 1 + static_cast<int64_t>(uniform_below(rng, 60));
-    out.push_back(r);
-  }
-  return out;
+  return testing::random_requests(n, seed, {.max_gap_ns = 20'000'000, .max_prompt = 2000, .max_output = 60});
 }
 
 // A deterministic event-driven backend with simple costs (not the simulator's: core tests
