@@ -181,6 +181,13 @@ TraceFormat detect_format(std::string_view text, const std::string& file) {
     if (has_field(fields, "Request tokens") && has_field(fields, "Response tokens")) {
       return TraceFormat::kBurstGpt;
     }
+    if (has_field(fields, "num_prefill_tokens") && has_field(fields, "num_decode_tokens")) {
+      detail::fail_line(file, lines.line_number(),
+                        "a lengths-only file (num_prefill_tokens,num_decode_tokens without "
+                        "arrived_at), not a trace: it has no arrival times. Resample its lengths "
+                        "with a generator instead: \"workload\": {\"generator\": {\"input\": "
+                        "{\"dist\": \"empirical\", \"trace\": FILE}, \"output\": ...}}");
+    }
   }
   detail::fail_line(
       file, lines.line_number(),

@@ -261,9 +261,10 @@ TEST(Generator, EmpiricalLengthsFromALengthsOnlyCsv) {
     ASSERT_TRUE((r.prompt_tokens == 3772 && r.output_tokens == 54) ||
                 (r.prompt_tokens == 2015 && r.output_tokens == 156));
   }
-  // Not a trace on its own: no arrival times.
-  EXPECT_NE(input_error_of([&] { read_trace(src); }).find("cannot tell the trace format"),
-            std::string::npos);
+  // Not a trace on its own: no arrival times; the error says what to do with it instead.
+  const std::string refused = input_error_of([&] { read_trace(src); });
+  EXPECT_NE(refused.find("a lengths-only file"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"dist\": \"empirical\""), std::string::npos) << refused;
   const auto arxiv =
       testing::real_trace("arxiv_summarization_stats_llama2_tokenizer_filtered_v2.csv");
   if (arxiv.empty()) return;
