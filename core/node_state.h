@@ -93,7 +93,6 @@ struct NodeState {
   // Load figures (LoadSnapshot reads them).
   int64_t queued_prefill_tokens = 0;
   int64_t assigned_decode_tokens = 0;
-  int64_t decode_context_tokens = 0;  // sum of kv_tokens over `decoding`
 
   // Accounting for the metrics.
   Duration busy_time;
