@@ -41,7 +41,7 @@ class TraceCli : public ::testing::Test {
   }
 
   flowkv::testing::TempDir tmp_{"flowkv-trace-cli"};
-  const fs::path dir_ = tmp_.path();
+  const fs::path& dir_ = tmp_.path();
 };
 
 const std::string kAzureConv =

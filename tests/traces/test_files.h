@@ -3,9 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -30,10 +28,7 @@ inline std::filesystem::path real_trace(const std::string& name) {
 
 // Temporary folders and reading files back: tests/scratch.h.
 using flowkv::testing::read_file;
-class TempDir : public flowkv::testing::TempDir {
- public:
-  TempDir() : flowkv::testing::TempDir("flowkv-trace-test") {}
-};
+using flowkv::testing::TempDir;
 
 // The message of the core::Error `fn` throws; fails the test if it throws nothing, another
 // exception, or an error that is not bad input (exit code 2).
