@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/block_allocator.h"
-#include "core/pool_history.h"
+#include "core/kv/block_allocator.h"
+#include "core/kv/pool_history.h"
 
 namespace {
 

@@ -19,8 +19,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/result_files.h"
-#include "core/scenario.h"
+#include "core/results/result_files.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 
 using namespace flowkv;

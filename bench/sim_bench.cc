@@ -13,8 +13,8 @@
 #include <fstream>
 #include <string>
 
-#include "core/result_files.h"
-#include "core/scenario.h"
+#include "core/results/result_files.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 
 using namespace flowkv;

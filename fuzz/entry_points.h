@@ -35,9 +35,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.h"
-#include "core/model_spec.h"
-#include "core/scenario.h"
+#include "core/base/error.h"
+#include "core/sched/load_scenario.h"
+#include "core/spec/model_spec.h"
 #include "traces/generator.h"
 #include "traces/readers.h"
 #include "traces/trace.h"

@@ -2,7 +2,7 @@
 // request's blocks through a contiguous staging buffer (the vLLM-disagg transfer path).
 //
 // A block's KV is 2 * num_layers chunks (layer, K|V), each chunk_bytes() contiguous bytes in
-// every layout (core/kv_layout.h). copy_blocks() moves, for every i < n, every chunk of block
+// every layout (core/kv/kv_layout.h). copy_blocks() moves, for every i < n, every chunk of block
 // src_ids[i] of the source pool to the same (layer, K|V) chunk of block dst_ids[i] of the
 // destination pool, addressing both with core::KvLayout::chunk_offset, the function the
 // simulator counts with.
@@ -23,7 +23,7 @@
 
 #include <cstdint>
 
-#include "core/kv_layout.h"
+#include "core/kv/kv_layout.h"
 
 namespace flowkv::kernels {
 

@@ -1,6 +1,6 @@
 #include "kernels/pattern.h"
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/launch_config.h"
 

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "core/host_device.h"
+#include "core/base/host_device.h"
 #include "kernels/segment_copy.h"
 
 namespace flowkv::kernels {

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/launch_config.h"
 #include "kernels/segment_copy_kernel.cuh"

@@ -19,7 +19,7 @@
 #include <span>
 #include <vector>
 
-#include "core/transfer_plan.h"
+#include "core/kv/transfer_plan.h"
 
 namespace flowkv::kernels {
 

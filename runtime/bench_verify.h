@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/kv_layout.h"
+#include "core/kv/kv_layout.h"
 #include "kernels/segment_copy.h"
 
 namespace flowkv::runtime {

@@ -1,6 +1,6 @@
 #include "runtime/cuda_handles.h"
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/device_query.h"
 

@@ -15,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "core/block_allocator.h"
-#include "core/kv_layout.h"
+#include "core/kv/block_allocator.h"
+#include "core/kv/kv_layout.h"
 #include "runtime/cuda_handles.h"
 
 namespace flowkv::runtime {
@@ -39,7 +39,7 @@ class KvPool {
   const core::KvLayout& layout() const { return layout_; }
   int64_t num_blocks() const { return layout_.geometry.num_blocks; }
   int64_t bytes() const { return buffer_.bytes(); }
-  // // [pool_bytes] laid out by layout(); see core/kv_layout.h for the shape of each kind.
+  // // [pool_bytes] laid out by layout(); see core/kv/kv_layout.h for the shape of each kind.
   std::byte* data() { return buffer_.data(); }
   const std::byte* data() const { return buffer_.data(); }
   core::BlockAllocator& allocator() { return *allocator_; }

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <thread>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 
 namespace flowkv::runtime {

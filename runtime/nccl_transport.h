@@ -29,7 +29,7 @@
 #include <string>
 #include <vector>
 
-#include "core/time.h"
+#include "core/base/time.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/rendezvous.h"
 #include "runtime/transfer_records.h"

@@ -18,7 +18,7 @@
 #include <memory>
 #include <thread>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace flowkv::runtime {
 namespace {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "core/time.h"
+#include "core/base/time.h"
 
 namespace flowkv::runtime {
 

@@ -9,10 +9,10 @@
 #include <ostream>
 #include <string>
 
-#include "core/block_allocator.h"
-#include "core/error.h"
-#include "core/pool_history.h"
-#include "core/transfer_plan.h"
+#include "core/base/error.h"
+#include "core/kv/block_allocator.h"
+#include "core/kv/pool_history.h"
+#include "core/kv/transfer_plan.h"
 #include "kernels/cuda_check.h"
 #include "kernels/layout_copy.h"
 #include "kernels/pattern.h"

@@ -13,7 +13,7 @@
 //                             (one kernel); the time includes gather and scatter;
 //   flowkv-merged-empty       block-contiguous layout, empty pools, plan merged: 1 call;
 //   flowkv-merged-fragmented  block-contiguous pools pre-filled to `occupancy` by a seeded
-//                             history (core/pool_history.h), plan merged: one call per run
+//                             history (core/kv/pool_history.h), plan merged: one call per run
 //                             that is contiguous on both sides;
 //   flowkv-merged-fragmented-fused  the same plan in one fused-kernel launch (copy only).
 // Each is timed with CUDA events around the whole transfer, `warmup` unmeasured runs first,
@@ -34,8 +34,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/model_spec.h"
-#include "core/time.h"
+#include "core/base/time.h"
+#include "core/spec/model_spec.h"
 
 namespace flowkv::runtime {
 

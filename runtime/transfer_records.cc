@@ -4,7 +4,7 @@
 #include <chrono>
 #include <thread>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace flowkv::runtime {
 

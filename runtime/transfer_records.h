@@ -7,7 +7,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "core/time.h"
+#include "core/base/time.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/transport.h"
 

@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "core/time.h"
-#include "core/transfer_plan.h"
+#include "core/base/time.h"
+#include "core/kv/transfer_plan.h"
 
 namespace flowkv::runtime {
 

@@ -1,3 +1,4 @@
+#include "core/sched/load_scenario.h"
 #include "sim/compare.h"
 
 #include <algorithm>
@@ -7,8 +8,8 @@
 #include <optional>
 #include <thread>
 
-#include "core/error.h"
-#include "core/result_files.h"
+#include "core/base/error.h"
+#include "core/results/result_files.h"
 #include "sim/run.h"
 #include "traces/trace_summary.h"
 

@@ -4,7 +4,7 @@
 // Every run is a pure function of its scenario and trace (sim/run.h), so the files written are
 // byte-identical whatever the number of threads; results are collected by index and everything
 // printed or summarised is in the order given. Each policy's scenario is loaded with
-// `policies.global` set to it, so the policy's profile (core/policy_profile.h) applies.
+// `policies.global` set to it, so the policy's profile (core/sched/policy_profile.h) applies.
 // All scenarios are loaded and validated before the first run starts: a bad policy name or
 // parameter fails the command before anything is written.
 //
@@ -24,9 +24,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/metrics.h"
-#include "core/scenario.h"
-#include "core/timeline.h"
+#include "core/results/metrics.h"
+#include "core/results/timeline.h"
+#include "core/spec/scenario.h"
 
 namespace flowkv::sim {
 
@@ -44,7 +44,7 @@ struct RunOutcome {
   nlohmann::ordered_json summary;
 };
 
-// Whether each run also writes timeline.json into its folder (core/timeline.h).
+// Whether each run also writes timeline.json into its folder (core/results/timeline.h).
 struct TimelineRequest {
   bool wanted = false;
   std::optional<core::TimelineWindow> window;  // keep only the events touching it

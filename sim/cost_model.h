@@ -14,9 +14,9 @@
 // overhead are scenario parameters (cost_model.*). Pure and cheap: O(prefill items).
 #pragma once
 
-#include "core/model_spec.h"
-#include "core/scenario.h"
-#include "core/work.h"
+#include "core/spec/model_spec.h"
+#include "core/spec/scenario.h"
+#include "core/work/work.h"
 
 namespace flowkv::sim {
 

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/error.h"
-#include "core/time.h"
+#include "core/base/error.h"
+#include "core/base/time.h"
 
 namespace flowkv::sim {
 

@@ -14,7 +14,7 @@
 #include <optional>
 #include <vector>
 
-#include "core/time.h"
+#include "core/base/time.h"
 
 namespace flowkv::sim {
 
@@ -26,7 +26,7 @@ class LinkModel {
   void add(core::Time now, uint32_t src, uint32_t dst, int64_t bytes, uint64_t tag);
   // Brings every flow to `now` and appends the tags of those finished by then (in start order).
   void advance(core::Time now, std::vector<uint64_t>& finished);
-  // Faults (core/fault_spec.h). The node's egress and ingress ports run at `factor` x the
+  // Faults (core/spec/fault_spec.h). The node's egress and ingress ports run at `factor` x the
   // bandwidth from `now` (1 restores it); active flows are re-solved.
   void set_node_factor(core::Time now, uint32_t node, double factor);
   // Removes the active flows from or to `node` at `now` and appends their tags to `dropped`

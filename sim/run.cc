@@ -2,7 +2,7 @@
 
 #include <chrono>
 
-#include "core/vllm_result.h"
+#include "core/results/vllm_result.h"
 #include "sim/sim_backend.h"
 
 namespace flowkv::sim {

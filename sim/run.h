@@ -15,12 +15,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/controller.h"
-#include "core/metrics.h"
-#include "core/request_record.h"
-#include "core/result_files.h"
-#include "core/scenario.h"
-#include "core/timeline.h"
+#include "core/control/controller.h"
+#include "core/results/metrics.h"
+#include "core/results/result_files.h"
+#include "core/results/timeline.h"
+#include "core/spec/scenario.h"
+#include "core/work/request_record.h"
 #include "traces/trace.h"
 
 namespace flowkv::sim {
@@ -33,7 +33,7 @@ struct SimOptions {
   std::function<void(int64_t, int64_t, int64_t)> progress;
   core::ControllerObserver* observer = nullptr;
   bool check_invariants = false;  // after every event (slow)
-  // When set, a Chrome-trace timeline of the run is streamed here (core/timeline.h), keeping
+  // When set, a Chrome-trace timeline of the run is streamed here (core/results/timeline.h), keeping
   // only the events that touch `timeline_window` when one is given.
   std::ostream* timeline = nullptr;
   std::optional<core::TimelineWindow> timeline_window;
@@ -51,7 +51,7 @@ struct SimResult {
 SimResult simulate(const core::Scenario& scenario, const traces::Trace& trace, const SimOptions& options = {});
 
 // Writes summary.json, requests.csv, run.json and vllm.json (vLLM's benchmark result format,
-// core/vllm_result.h) into `dir` (nothing half-written on error).
+// core/results/vllm_result.h) into `dir` (nothing half-written on error).
 void write_results(const SimResult& result, const core::Scenario& scenario, const std::filesystem::path& dir);
 // The same files added to `out`, which the caller commits (e.g. after a timeline.json streamed
 // into the same folder during the run).

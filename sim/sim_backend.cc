@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <variant>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace flowkv::sim {
 

@@ -8,7 +8,7 @@
 // At equal times completions come before arrivals, and events in the order they were scheduled:
 // a run is a pure function of (scenario, trace). next() returns nullopt when no arrival is left
 // and no iteration, transfer or flip is in flight (pending timers and faults do not count).
-// Faults (scenario.faults, core/fault_spec.h) are events too: a crash reports kNodeDown, then
+// Faults (scenario.faults, core/spec/fault_spec.h) are events too: a crash reports kNodeDown, then
 // fails the node's iteration and flip and every transfer from or to it (in submission order);
 // kNodeUp when it ends. A link-down fails the transfers in flight from or to the node and those
 // that reach the wire while it lasts; a link-slow scales the node's ports (sim/link_model.h).
@@ -20,8 +20,8 @@
 #include <span>
 #include <vector>
 
-#include "core/backend.h"
-#include "core/scenario.h"
+#include "core/spec/scenario.h"
+#include "core/work/backend.h"
 #include "sim/cost_model.h"
 #include "sim/engine.h"
 #include "sim/link_model.h"

@@ -7,7 +7,7 @@
 #include <map>
 #include <memory>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "traces/prefix_hash.h"
 #include "traces/random.h"
 #include "traces/readers.h"

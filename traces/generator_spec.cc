@@ -2,7 +2,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "traces/generator.h"
 #include "traces/json_fields.h"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/request.h"
+#include "core/base/request.h"
 #include "traces/random.h"
 
 namespace flowkv::traces {

@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "traces/readers.h"
 #include "traces/text_scan.h"
 #include "traces/trace.h"

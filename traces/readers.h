@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/request.h"
+#include "core/base/request.h"
 #include "traces/trace.h"
 
 namespace flowkv::traces::detail {

@@ -12,7 +12,7 @@
 #include <limits>
 #include <system_error>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace flowkv::traces::detail {
 

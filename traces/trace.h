@@ -17,8 +17,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "core/request.h"
-#include "core/time.h"
+#include "core/base/request.h"
+#include "core/base/time.h"
 
 namespace flowkv::traces {
 

@@ -9,8 +9,8 @@
 #include <fstream>
 #include <string>
 
-#include "tests/report/result_fixtures.h"
 #include "tests/flowkv_cli.h"
+#include "tests/report/result_fixtures.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tests/report/result_fixtures.h"
 #include "tools/report/report.h"
 #include "tools/report/report_plots.h"

@@ -1,5 +1,5 @@
 // Hand-made result folders in the real formats, for the report tests: summary.json and
-// requests.csv are written by core's own writers (core/result_files.h) from synthetic request
+// requests.csv are written by core's own writers (core/results/result_files.h) from synthetic request
 // records, so the tests follow the format wherever it goes. compare.json and sweep.json follow
 // the layouts `flowkv compare` and `flowkv sweep` write (docs/report.md).
 #pragma once
@@ -13,11 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/metrics.h"
-#include "core/request_record.h"
-#include "core/result_files.h"
-#include "core/scenario.h"
-#include "core/streaming_histogram.h"
+#include "core/base/streaming_histogram.h"
+#include "core/results/metrics.h"
+#include "core/results/result_files.h"
+#include "core/spec/scenario.h"
+#include "core/work/request_record.h"
 
 namespace flowkv::fixtures {
 

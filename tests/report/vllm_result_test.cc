@@ -1,4 +1,4 @@
-// vLLM-compatible result JSON (core/vllm_result.h): the key names of benchmark_serving.py's
+// vLLM-compatible result JSON (core/results/vllm_result.h): the key names of benchmark_serving.py's
 // result file, its definitions (completed requests only, TPOT over multi-token requests,
 // population std, linear percentiles, milliseconds), and the figures on a hand-computed run.
 #include <gtest/gtest.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "core/vllm_result.h"
+#include "core/results/vllm_result.h"
 #include "tests/report/result_fixtures.h"
 
 namespace {

@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "core/error.h"
-#include "core/transfer_plan.h"
+#include "core/base/error.h"
+#include "core/kv/transfer_plan.h"
 #include "kernels/cuda_check.h"
 #include "kernels/stream_delay.h"
 #include "runtime/cuda_handles.h"

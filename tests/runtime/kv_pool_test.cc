@@ -3,7 +3,7 @@
 // are validated on the host.
 #include <gtest/gtest.h>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/kv_pool.h"

@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/nccl_transport.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "runtime/rendezvous.h"
 
 namespace flowkv::runtime {

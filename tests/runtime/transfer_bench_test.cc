@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "core/transfer_plan.h"
+#include "core/kv/transfer_plan.h"
 #include "runtime/bench_verify.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/kv_pool.h"

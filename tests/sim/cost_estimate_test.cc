@@ -5,8 +5,8 @@
 
 #include <vector>
 
-#include "core/cost_estimate.h"
-#include "core/scenario.h"
+#include "core/sched/cost_estimate.h"
+#include "core/sched/load_scenario.h"
 #include "sim/cost_model.h"
 
 namespace flowkv::sim {

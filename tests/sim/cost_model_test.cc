@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "core/scenario.h"
+#include "core/sched/load_scenario.h"
 #include "sim/cost_model.h"
 
 namespace flowkv::sim {

@@ -5,7 +5,7 @@
 #include <random>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "sim/engine.h"
 
 namespace flowkv::sim {

@@ -16,11 +16,11 @@
 #include <thread>
 #include <vector>
 
-#include "core/controller.h"
-#include "core/metrics.h"
-#include "core/pool_history.h"
-#include "core/result_files.h"
-#include "core/scenario.h"
+#include "core/control/controller.h"
+#include "core/kv/pool_history.h"
+#include "core/results/metrics.h"
+#include "core/results/result_files.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 #include "sim/sim_backend.h"
 

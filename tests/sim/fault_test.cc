@@ -7,9 +7,9 @@
 
 #include <string>
 
-#include "core/controller.h"
-#include "core/metrics.h"
-#include "core/scenario.h"
+#include "core/control/controller.h"
+#include "core/results/metrics.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 #include "sim/sim_backend.h"
 

@@ -5,8 +5,8 @@
 // (bench/overload_bench.cc measures the memory of a 1M-request overloaded run.)
 #include <gtest/gtest.h>
 
-#include "core/controller.h"
-#include "core/scenario.h"
+#include "core/control/controller.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 #include "sim/sim_backend.h"
 

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "core/scenario.h"
+#include "core/spec/scenario.h"
 #include "sim/compare.h"
 #include "tests/scratch.h"
 

@@ -10,11 +10,11 @@
 #include <random>
 #include <set>
 
-#include "core/controller.h"
-#include "core/global_scheduler.h"
-#include "core/lru_prefix_cache.h"
-#include "core/pool_history.h"
-#include "core/scenario.h"
+#include "core/control/controller.h"
+#include "core/kv/lru_prefix_cache.h"
+#include "core/kv/pool_history.h"
+#include "core/sched/global_scheduler.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 
 namespace flowkv::sim {

@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "core/scenario.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 #include "sim/sim_backend.h"
 

@@ -9,7 +9,7 @@
 #include <functional>
 #include <string>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tests/scratch.h"
 
 namespace flowkv::traces::testing {

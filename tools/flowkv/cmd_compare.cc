@@ -6,7 +6,8 @@
 #include <filesystem>
 #include <string>
 
-#include "core/error.h"
+#include "core/base/error.h"
+#include "core/sched/load_scenario.h"
 #include "sim/compare.h"
 #include "tools/flowkv/command.h"
 #include "tools/flowkv/result_table.h"

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
-#include "core/model_spec.h"
+#include "core/base/error.h"
+#include "core/spec/model_spec.h"
 #include "runtime/cuda_handles.h"
 #include "runtime/transfer_bench.h"
 #include "tools/flowkv/command.h"

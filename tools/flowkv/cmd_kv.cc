@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "core/block_allocator.h"
-#include "core/error.h"
-#include "core/kv_layout.h"
-#include "core/model_spec.h"
-#include "core/pool_history.h"
-#include "core/transfer_plan.h"
+#include "core/base/error.h"
+#include "core/kv/block_allocator.h"
+#include "core/kv/kv_layout.h"
+#include "core/kv/pool_history.h"
+#include "core/kv/transfer_plan.h"
+#include "core/spec/model_spec.h"
 #include "tools/flowkv/command.h"
 
 namespace flowkv::cli {

@@ -1,6 +1,6 @@
 // Compiled instead of cmd_cuda_*.cc when the build has no CUDA: the GPU commands exist and
 // say loudly why they cannot run, rather than being missing.
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tools/flowkv/command.h"
 
 namespace flowkv::cli {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tools/flowkv/command.h"
 #include "tools/report/report.h"
 #include "tools/report/results.h"

@@ -8,10 +8,10 @@
 #include <optional>
 #include <string>
 
-#include "core/error.h"
-#include "core/scenario.h"
-#include "core/timeline.h"
-#include "core/vllm_result.h"
+#include "core/base/error.h"
+#include "core/results/timeline.h"
+#include "core/results/vllm_result.h"
+#include "core/sched/load_scenario.h"
 #include "sim/run.h"
 #include "tools/flowkv/command.h"
 #include "tools/flowkv/scenario_flags.h"
@@ -113,7 +113,7 @@ int simulate(const Args& args) {
 
   sim::SimOptions sopts;
   // timeline.json streams into the output folder during the run and is renamed into place with
-  // the other files (core/result_files.h), so a failed run leaves none of them.
+  // the other files (core/results/result_files.h), so a failed run leaves none of them.
   core::OutputDir dir(out);
   if (want_timeline) {
     sopts.timeline = &dir.open("timeline.json");

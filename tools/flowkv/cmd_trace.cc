@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tools/flowkv/command.h"
 #include "traces/generator.h"
 #include "traces/text_scan.h"

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tools/flowkv/command.h"
 
 namespace flowkv::cli {

@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <string>
 
-#include "core/metrics.h"
+#include "core/results/metrics.h"
 
 namespace flowkv::cli {
 

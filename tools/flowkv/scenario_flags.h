@@ -6,7 +6,7 @@
 // leave --policy out.
 #pragma once
 
-#include "core/scenario.h"
+#include "core/spec/scenario.h"
 #include "tools/flowkv/command.h"
 
 namespace flowkv::cli {

@@ -9,7 +9,7 @@
 #include <functional>
 #include <map>
 
-#include "core/error.h"
+#include "core/base/error.h"
 #include "tools/report/report_plots.h"
 #include "tools/report/svg_plot.h"
 

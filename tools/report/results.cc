@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/error.h"
+#include "core/base/error.h"
 
 namespace flowkv::report {
 namespace {
@@ -470,7 +470,7 @@ Timeline read_timeline_json(const fs::path& file) {
         track.node = node_of(e);
         track.counter = counter;
         track.t_s.push_back(t_s);
-        // A counter whose argument is "%" (core/timeline.h: "KV usage" {"%": 37.5}) is a percentage.
+        // A counter whose argument is "%" (core/results/timeline.h: "KV usage" {"%": 37.5}) is a percentage.
         track.value.push_back(key == "%" ? v.get<double>() / 100 : v.get<double>());
       }
     } else if ((*ph == "i" || *ph == "I") &&

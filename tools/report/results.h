@@ -33,7 +33,7 @@ struct NodeSummary {
   int64_t kv_blocks = 0, iterations = 0, preemptions = 0, transfers_out = 0, transfers_in = 0, role_flips = 0;
 };
 
-// The figures of summary.json the report shows (core/result_files.h writes them).
+// The figures of summary.json the report shows (core/results/result_files.h writes them).
 struct RunSummary {
   int64_t total = 0, completed = 0, failed = 0, preempted = 0, preemptions = 0, retries = 0;
   StatSummary ttft, tpot, itl, e2e, queue, transfer;  // seconds
@@ -56,7 +56,7 @@ struct RequestTable {
   size_t size() const { return prompt_tokens.size(); }
 };
 
-// Counter tracks and role flips from a Chrome-trace timeline.json (core/timeline.h writes it),
+// Counter tracks and role flips from a Chrome-trace timeline.json (core/results/timeline.h writes it),
 // per node: the process name up to " (", so "P0 (H100-SXM, prefill)" is node P0. A counter
 // argument named "%" is a percentage and is stored as a fraction.
 struct UsageTrack {

@@ -1,0 +1,28 @@
+// A request as it enters the system: what the trace readers and generators produce and what
+// the controller routes. Milestones reached while serving it are recorded elsewhere
+// (core/work/request_record.h), so a Request stays an immutable description of the workload.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/base/ids.h"
+#include "core/base/time.h"
+
+namespace flowkv::core {
+
+// Tokens per prefix-hash block, as in Mooncake's traces (`hash_ids`).
+inline constexpr int64_t kPrefixHashBlockTokens = 512;
+
+struct Request {
+  RequestId id{};
+  Time arrival;                // relative to the first arrival of the trace
+  int64_t prompt_tokens = 0;   // > 0
+  int64_t output_tokens = 0;   // >= 1
+  // Hashes of consecutive kPrefixHashBlockTokens-token prompt blocks; equal prefixes share
+  // equal leading hashes. Empty when the trace carries none.
+  std::vector<uint64_t> prefix_hashes;
+  int32_t slo_class = 0;       // index into the scenario's SLO classes; 0 is the default
+};
+
+}  // namespace flowkv::core

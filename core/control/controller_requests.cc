@@ -1,0 +1,55 @@
+// Request ends: completion and failure with a reason; both give back every block the request
+// held.
+#include <algorithm>
+#include <string>
+
+#include "core/base/error.h"
+#include "core/control/controller.h"
+#include "core/control/controller_internal.h"
+
+namespace flowkv::core {
+
+using namespace controller_internal;
+
+void Controller::close_record(Slot slot) {
+  const LiveRequest& r = live_[slot];
+  RequestRecord& rec = record(slot);
+  rec.tokens = static_cast<int32_t>(r.tokens);
+  if (r.tokens > 0) rec.last_token = r.last_token;
+  rec.finish = now_;
+}
+
+void Controller::finish(Slot slot) {
+  LiveRequest& r = live_[slot];
+  close_record(slot);
+  RequestRecord& rec = record(slot);
+  rec.status = RequestStatus::kCompleted;
+  ++totals_.completed;
+  --in_system_;
+  release_blocks(nodes_[to_int(r.prefill_node)], r.prefill_blocks);
+  release_blocks(nodes_[to_int(r.decode_node)], r.decode_blocks);
+  free_slot(slot);
+}
+
+void Controller::fail(Slot slot, FailureReason reason) {
+  LiveRequest& r = live_[slot];
+  NodeState& p = nodes_[to_int(r.prefill_node)];
+  NodeState& d = nodes_[to_int(r.decode_node)];
+  if (erase_value(p.waiting, slot)) p.queued_prefill_tokens -= r.prefill_target - r.cached_tokens;
+  if (erase_value(p.prefilling, slot)) p.queued_prefill_tokens -= r.prefill_target - r.prefill_done;
+  erase_value(d.decoding, slot);
+  erase_value(d.ready, slot);
+  erase_value(d.pending_in, slot);
+  d.assigned_decode_tokens -= r.output_tokens - r.generated;
+  close_record(slot);
+  RequestRecord& rec = record(slot);
+  rec.status = RequestStatus::kFailed;
+  rec.failure = reason;
+  ++totals_.failed;
+  --in_system_;
+  release_blocks(p, r.prefill_blocks);
+  release_blocks(d, r.decode_blocks);
+  free_slot(slot);
+}
+
+}  // namespace flowkv::core
