@@ -17,10 +17,9 @@
 // negative size) throw core::Error(kInternal): they are the caller's bug, not user input.
 #pragma once
 
-#include <cuda_runtime_api.h>
-
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,11 +35,11 @@ const char* to_string(TransferState state);
 inline bool is_final(TransferState s) { return s != TransferState::kPending; }
 
 struct TransferDesc {
-  // Device memory the copies' src_offset index (the sending side). A pure receiver of a
-  // two-rank transport leaves it null.
+  // Memory the copies' src_offset index (the sending side): device memory for the CUDA
+  // transports, host memory for HostCopyTransport. A pure receiver of a two-rank transport
+  // leaves it null.
   const std::byte* src = nullptr;
-  // Device memory the copies' dst_offset index (the receiving side). A pure sender leaves it
-  // null.
+  // Memory the copies' dst_offset index (the receiving side). A pure sender leaves it null.
   std::byte* dst = nullptr;
   std::vector<core::Copy> copies;
   // For transports between ranks: the other rank; -1 means the only other rank of a 2-rank
@@ -64,11 +63,15 @@ class Transport {
   virtual std::string error(TransferId id) const = 0;
   // Forgets a final transfer (kInternal error when it is still pending or unknown).
   virtual void release(TransferId id) = 0;
-  // Calls issued for the transfer: cudaMemcpyAsync calls, kernel launches, or NCCL
-  // send/recv operations. What the simulator's per-call cost multiplies.
+  // Calls issued for the transfer: memcpy calls, cudaMemcpyAsync calls, kernel launches, or
+  // NCCL send/recv operations. What the simulator's per-call cost multiplies.
   virtual int64_t calls(TransferId id) const = 0;
-  // The stream the transfers run on, so that callers can order work or time with events.
-  virtual cudaStream_t stream() const = 0;
 };
+
+// Calls `probe` until it returns a final state or `timeout` has passed since the call; returns
+// the last state (kPending when the deadline passed). Spins (yielding) for the first tens of
+// microseconds, then sleeps in growing steps of at most 1 ms: short transfers are seen
+// promptly, long ones do not burn a core.
+TransferState poll_until(const std::function<TransferState()>& probe, core::Duration timeout);
 
 }  // namespace flowkv::runtime

@@ -1,4 +1,4 @@
-// flowkv bench-transfer: the FlowKV paper's Table 3 on the GPU at hand (runtime/transfer_bench.h
+// flowkv bench-transfer: the FlowKV paper's Table 3 on the GPU at hand (runtime/cuda/transfer_bench.h
 // says what is measured; docs/gpu.md what the columns mean).
 #include <cstdio>
 #include <filesystem>
@@ -10,8 +10,8 @@
 
 #include "core/base/error.h"
 #include "core/spec/model_spec.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/transfer_bench.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/transfer_bench.h"
 #include "tools/flowkv/command.h"
 
 namespace flowkv::cli {

@@ -12,8 +12,8 @@
 
 #include "core/base/error.h"
 #include "kernels/cuda_check.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/nccl_transport.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/nccl_transport.h"
 
 namespace flowkv::runtime {
 namespace {

@@ -13,9 +13,9 @@
 #include "core/kv/transfer_plan.h"
 #include "kernels/cuda_check.h"
 #include "kernels/stream_delay.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/device_copy_transport.h"
-#include "runtime/kv_pool.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/device_copy_transport.h"
+#include "runtime/cuda/kv_pool.h"
 
 namespace flowkv::runtime {
 namespace {

@@ -9,10 +9,10 @@
 #include <sstream>
 
 #include "core/kv/transfer_plan.h"
-#include "runtime/bench_verify.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/kv_pool.h"
-#include "runtime/transfer_bench.h"
+#include "runtime/cuda/bench_verify.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/kv_pool.h"
+#include "runtime/cuda/transfer_bench.h"
 
 namespace flowkv::runtime {
 namespace {

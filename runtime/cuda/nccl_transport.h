@@ -30,10 +30,10 @@
 #include <vector>
 
 #include "core/base/time.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/rendezvous.h"
-#include "runtime/transfer_records.h"
-#include "runtime/transport.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/cuda_transport.h"
+#include "runtime/cuda/rendezvous.h"
+#include "runtime/cuda/transfer_records.h"
 
 namespace flowkv::runtime {
 
@@ -58,7 +58,7 @@ std::vector<std::vector<NcclOp>> plan_nccl_groups(std::span<const core::Copy> co
 // rank in a 1-rank world. Throws kInternal for a bad rank or when the peer is ambiguous.
 int resolve_peer(int requested, int rank, int world_size);
 
-class NcclTransport final : public Transport {
+class NcclTransport final : public CudaTransport {
  public:
   NcclTransport(const RankInfo& info, core::Duration setup_timeout);
   ~NcclTransport() override;

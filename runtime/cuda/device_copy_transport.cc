@@ -1,4 +1,4 @@
-#include "runtime/device_copy_transport.h"
+#include "runtime/cuda/device_copy_transport.h"
 
 #include <algorithm>
 #include <cstring>

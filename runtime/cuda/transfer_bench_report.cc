@@ -5,7 +5,7 @@
 #include <ostream>
 #include <string>
 
-#include "runtime/transfer_bench.h"
+#include "runtime/cuda/transfer_bench.h"
 
 namespace flowkv::runtime {
 

@@ -17,7 +17,7 @@
 
 #include "core/kv/block_allocator.h"
 #include "core/kv/kv_layout.h"
-#include "runtime/cuda_handles.h"
+#include "runtime/cuda/cuda_handles.h"
 
 namespace flowkv::runtime {
 

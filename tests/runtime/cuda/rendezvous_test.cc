@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "core/base/error.h"
-#include "runtime/rendezvous.h"
+#include "runtime/cuda/rendezvous.h"
 
 namespace flowkv::runtime {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/cuda_handles.h"
+#include "runtime/cuda/cuda_handles.h"
 
 #include "core/base/error.h"
 #include "kernels/cuda_check.h"

@@ -1,11 +1,11 @@
-#include "runtime/bench_verify.h"
+#include "runtime/cuda/bench_verify.h"
 
 #include <algorithm>
 
 #include "core/base/error.h"
 #include "kernels/cuda_check.h"
 #include "kernels/pattern.h"
-#include "runtime/cuda_handles.h"
+#include "runtime/cuda/cuda_handles.h"
 
 namespace flowkv::runtime {
 

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "core/base/time.h"
-#include "runtime/cuda_handles.h"
+#include "runtime/cuda/cuda_handles.h"
 #include "runtime/transport.h"
 
 namespace flowkv::runtime {
@@ -35,11 +35,5 @@ class TransferRecords {
   std::unordered_map<uint64_t, TransferRecord> records_;
   uint64_t next_id_ = 1;
 };
-
-// Calls `probe` until it returns a final state or `timeout` has passed since the call; returns
-// the last state (kPending when the deadline passed). Spins (yielding) for the first tens of
-// microseconds, then sleeps in growing steps of at most 1 ms: short transfers are seen
-// promptly, long ones do not burn a core.
-TransferState poll_until(const std::function<TransferState()>& probe, core::Duration timeout);
 
 }  // namespace flowkv::runtime

@@ -1,4 +1,4 @@
-#include "runtime/rendezvous.h"
+#include "runtime/cuda/rendezvous.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>

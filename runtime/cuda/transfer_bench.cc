@@ -1,4 +1,4 @@
-#include "runtime/transfer_bench.h"
+#include "runtime/cuda/transfer_bench.h"
 
 #include <nccl.h>
 
@@ -16,12 +16,12 @@
 #include "kernels/cuda_check.h"
 #include "kernels/layout_copy.h"
 #include "kernels/pattern.h"
-#include "runtime/bench_verify.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/device_copy_transport.h"
-#include "runtime/kv_pool.h"
-#include "runtime/nccl_transport.h"
-#include "runtime/rendezvous.h"
+#include "runtime/cuda/bench_verify.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/device_copy_transport.h"
+#include "runtime/cuda/kv_pool.h"
+#include "runtime/cuda/nccl_transport.h"
+#include "runtime/cuda/rendezvous.h"
 
 namespace flowkv::runtime {
 namespace {
@@ -96,7 +96,7 @@ void wait_event(const CudaEvent& event, core::Duration timeout, const char* what
 // returns its time in milliseconds between CUDA events around the whole of it.
 class Runner {
  public:
-  Runner(Transport& transport, const Links& links, core::Duration timeout)
+  Runner(CudaTransport& transport, const Links& links, core::Duration timeout)
       : t_(transport), links_(links), timeout_(timeout), start_(true), end_(true) {}
 
   struct Staging {
@@ -141,7 +141,7 @@ class Runner {
   }
 
  private:
-  Transport& t_;
+  CudaTransport& t_;
   const Links& links_;
   core::Duration timeout_;
   CudaEvent start_;
@@ -280,7 +280,7 @@ class Bench {
     if (links_.has_src) kernels::fill_pattern(src.data(), bytes, source_seed(o_.seed), nullptr);
     if (links_.has_dst) kernels::fill_pattern(dst.data(), bytes, poison_seed(o_.seed), nullptr);
     FLOWKV_CUDA_CHECK(cudaDeviceSynchronize());
-    Transport& t = links_.nccl ? static_cast<Transport&>(*links_.nccl) : *links_.memcpy;
+    CudaTransport& t = links_.nccl ? static_cast<CudaTransport&>(*links_.nccl) : *links_.memcpy;
     Runner runner(t, links_, o_.timeout);
     const std::vector<core::Copy> copies{{0, 0, bytes}};
     std::vector<double> ms;
@@ -358,7 +358,7 @@ class Bench {
     if (links_.has_dst) kernels::fill_pattern(dst.memory.data(), dst.memory.bytes(), poison_seed(o_.seed), nullptr);
     FLOWKV_CUDA_CHECK(cudaDeviceSynchronize());
 
-    Transport& t = links_.nccl ? static_cast<Transport&>(*links_.nccl)
+    CudaTransport& t = links_.nccl ? static_cast<CudaTransport&>(*links_.nccl)
                                : (m.fused ? *links_.fused : *links_.memcpy);
     Runner runner(t, links_, o_.timeout);
     const std::vector<kernels::SegmentRow> expected =

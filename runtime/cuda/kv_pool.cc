@@ -1,4 +1,4 @@
-#include "runtime/kv_pool.h"
+#include "runtime/cuda/kv_pool.h"
 
 #include <algorithm>
 #include <cmath>

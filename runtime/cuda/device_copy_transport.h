@@ -21,16 +21,16 @@
 #include <string>
 #include <vector>
 
-#include "runtime/cuda_handles.h"
-#include "runtime/transfer_records.h"
-#include "runtime/transport.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/cuda_transport.h"
+#include "runtime/cuda/transfer_records.h"
 
 namespace flowkv::runtime {
 
 enum class CopyEngine { kMemcpy, kFusedKernel };
 const char* to_string(CopyEngine engine);
 
-class DeviceCopyTransport final : public Transport {
+class DeviceCopyTransport final : public CudaTransport {
  public:
   explicit DeviceCopyTransport(CopyEngine engine);
   ~DeviceCopyTransport() override;

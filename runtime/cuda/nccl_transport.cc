@@ -1,4 +1,4 @@
-#include "runtime/nccl_transport.h"
+#include "runtime/cuda/nccl_transport.h"
 
 #include <nccl.h>
 

@@ -5,8 +5,8 @@
 
 #include "core/base/error.h"
 #include "kernels/cuda_check.h"
-#include "runtime/cuda_handles.h"
-#include "runtime/kv_pool.h"
+#include "runtime/cuda/cuda_handles.h"
+#include "runtime/cuda/kv_pool.h"
 
 namespace flowkv::runtime {
 namespace {
