@@ -58,6 +58,13 @@ class Reader {
     return root_.at(key).get<bool>();
   }
 
+  double positive_number(const std::string& key, double fallback) const {
+    if (!has(key)) return fallback;
+    const json& v = root_.at(key);
+    if (!v.is_number() || !(v.get<double>() > 0)) fail(key, "a positive number");
+    return v.get<double>();
+  }
+
   std::string string(const std::string& key, const std::string& fallback) const {
     if (!has(key)) return fallback;
     if (!root_.at(key).is_string()) fail(key, "a string");
@@ -163,6 +170,32 @@ ModelSpec parse_model_config(const std::string& json_text, const std::string& so
   m.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
   // Qwen2 has q/k/v biases without saying so in its config.
   m.attention_bias = r.boolean("attention_bias", r.string("model_type", "") == "qwen2");
+  m.model_type = r.string("model_type", "");
+  m.rms_norm_eps = r.positive_number("rms_norm_eps", m.rms_norm_eps);
+  m.rope_theta = r.positive_number("rope_theta", m.rope_theta);
+  if (r.has("rope_scaling")) {
+    const json& rs = root.at("rope_scaling");
+    if (!rs.is_object()) r.fail("rope_scaling", "an object or null");
+    const std::string scaling_source = source + ": rope_scaling";
+    const Reader sr(rs, scaling_source);
+    const std::string type = sr.string("rope_type", sr.string("type", ""));
+    if (type == "llama3") {
+      m.rope_scaling.llama3 = true;
+      m.rope_scaling.factor = sr.positive_number("factor", 8.0);
+      m.rope_scaling.low_freq_factor = sr.positive_number("low_freq_factor", 1.0);
+      m.rope_scaling.high_freq_factor = sr.positive_number("high_freq_factor", 4.0);
+      m.rope_scaling.original_max_position_embeddings =
+          sr.has("original_max_position_embeddings") ? sr.positive_int("original_max_position_embeddings", int64_t{1} << 40)
+                                                     : 8192;
+      if (m.rope_scaling.high_freq_factor <= m.rope_scaling.low_freq_factor) {
+        sr.fail("high_freq_factor", "a value above low_freq_factor");
+      }
+    } else if (type != "default") {
+      // Other scalings (linear, dynamic, yarn) change the positions' frequencies; the live
+      // executors do not implement them, the simulator does not need them.
+      m.rope_scaling_unsupported = type.empty() ? "rope_scaling without a rope_type" : "rope_type \"" + type + "\"";
+    }
+  }
   return m;
 }
 

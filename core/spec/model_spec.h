@@ -27,6 +27,21 @@ struct ModelSpec {
   int64_t max_context = 0;      // max_position_embeddings
   bool tie_word_embeddings = false;  // the LM head reuses the embedding matrix
   bool attention_bias = false;  // q/k/v projections carry a bias (Qwen2: always)
+  // What the live executors need beyond the shape (the simulator does not read these).
+  std::string model_type;       // "llama", "mistral", "qwen2", ...
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  // rope_scaling {"rope_type": "llama3", ...} (Llama 3.1+): frequencies below the original
+  // context are scaled down by `factor`, blended between low_freq_factor and high_freq_factor.
+  struct RopeScaling {
+    bool llama3 = false;
+    double factor = 1.0;
+    double low_freq_factor = 1.0;
+    double high_freq_factor = 4.0;
+    int64_t original_max_position_embeddings = 8192;
+  } rope_scaling;
+  // A rope_scaling the executors do not implement ("" when none): `flowkv live` refuses it.
+  std::string rope_scaling_unsupported;
 
   // Parameters in the weights (embedding, attention, MLP, norms, LM head).
   int64_t num_params() const;
