@@ -35,6 +35,7 @@ class SimBackend final : public core::Backend {
   core::Time now() const override { return engine_.now(); }
   void submit(const core::Work& work) override;
   std::optional<core::Completion> next() override;
+  bool needs_placement() const override { return false; }
 
   // Events popped from the queue plus arrivals delivered.
   int64_t events() const { return static_cast<int64_t>(engine_.events_popped()) + arrivals_done_; }

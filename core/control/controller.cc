@@ -6,7 +6,7 @@
 #include "core/base/error.h"
 #include "core/control/controller.h"
 #include "core/control/controller_internal.h"
-#include "core/kv/lru_prefix_cache.h"
+#include "core/kv/prefix_cache.h"
 
 namespace flowkv::core {
 
@@ -14,6 +14,7 @@ using namespace controller_internal;
 
 Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOptions options)
     : scenario_(scenario), backend_(backend), options_(std::move(options)) {
+  placement_ = backend_.needs_placement();
   global_ = make_global_scheduler(scenario_);
   batch_ = make_batch_scheduler(scenario_);
   roles_ = make_role_controller(scenario_);
@@ -30,10 +31,9 @@ Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOpt
     n.kv = make_allocator(scenario_.allocator, spec.layout.geometry.num_blocks);
     n.usage_since = backend_.now();
     if (scenario_.prefix_cache_blocks != 0) {
-      // Pool-sized: as many 512-token blocks as the pool holds tokens (kv.prefix_cache: true).
-      const int64_t pool = spec.layout.geometry.num_blocks * spec.layout.geometry.block_size / kPrefixHashBlockTokens;
-      n.prefix_cache = std::make_unique<LruPrefixCache>(
-          scenario_.prefix_cache_blocks > 0 ? scenario_.prefix_cache_blocks : std::max<int64_t>(pool, 1));
+      // kv.prefix_cache: true (-1) is bounded by the pool alone, N by N entries too.
+      n.prefix_cache = std::make_unique<PrefixCache>(*n.kv, scenario_.block_size,
+                                                     std::max<int64_t>(scenario_.prefix_cache_blocks, 0));
     }
   }
   loads_.resize(nodes_.size());
@@ -83,6 +83,10 @@ void Controller::run() {
   }
   for (NodeState& n : nodes_) {
     note_usage(n);
+    if (n.prefix_cache) {  // what the cache still holds is nobody's: give it back, then check
+      n.prefix_evictions = n.prefix_cache->evictions();
+      n.prefix_cache->clear();
+    }
     FLOWKV_CHECK(n.kv->num_used() == 0, "node " + n.spec->name + " still holds " +
                                             std::to_string(n.kv->num_used()) + " KV blocks at the end");
   }
@@ -174,11 +178,14 @@ void Controller::free_slot(Slot slot) {
   // Keep the block lists' capacity: the slot's next request reuses it without allocating.
   BlockList prefill = std::move(r.prefill_blocks);
   BlockList decode = std::move(r.decode_blocks);
+  std::vector<PrefixCache::Ref> refs = std::move(r.cache_refs);
+  FLOWKV_CHECK(refs.empty(), "a request ended holding prefix cache references");
   prefill.clear();
   decode.clear();
   r = LiveRequest{};
   r.prefill_blocks = std::move(prefill);
   r.decode_blocks = std::move(decode);
+  r.cache_refs = std::move(refs);
   free_slots_.push_back(slot);
 }
 
@@ -188,14 +195,16 @@ void Controller::check_invariants() const {
     if (r.request == nullptr) continue;
     held[to_int(r.prefill_node)] += total_blocks(r.prefill_blocks);
     held[to_int(r.decode_node)] += total_blocks(r.decode_blocks);
+    held[to_int(r.prefill_node)] -= r.cache_owned_blocks;  // counted once, as the cache's
     FLOWKV_CHECK(r.generated <= r.output_tokens, "request produced more tokens than asked");
     FLOWKV_CHECK(total_blocks(r.decode_blocks) == r.decode_block_count, "decode block count out of sync");
     FLOWKV_CHECK(r.decode_blocks.empty() || r.decode_block_count * scenario_.block_size >= r.kv_tokens,
                  "KV tokens exceed the blocks held");
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].prefix_cache) held[i] += nodes_[i].prefix_cache->held_blocks();
     FLOWKV_CHECK(held[i] == nodes_[i].kv->num_used(),
-                 "node " + nodes_[i].spec->name + ": blocks held by requests (" + std::to_string(held[i]) +
+                 "node " + nodes_[i].spec->name + ": blocks held by requests and the prefix cache (" + std::to_string(held[i]) +
                      ") differ from the allocator's used count (" + std::to_string(nodes_[i].kv->num_used()) + ")");
     FLOWKV_CHECK(nodes_[i].queued_prefill_tokens >= 0, "negative queued prefill tokens");
     FLOWKV_CHECK(nodes_[i].assigned_decode_tokens >= 0, "negative assigned decode tokens");

@@ -124,7 +124,8 @@ class Controller final : private BatchOps {
   void finish(Slot slot);
   void fail(Slot slot, FailureReason reason);
   void fail_unrouted(const Request& request, FailureReason reason);
-  void release_blocks(NodeState& node, BlockList& blocks);
+  // Frees `blocks`, a list of request r on `node` (the part a prefix cache owns stays cached).
+  void release_blocks(NodeState& node, LiveRequest& r, BlockList& blocks);
   bool allocate_blocks(NodeState& node, int64_t n, BlockList& out);
   void note_usage(NodeState& node);
   void mark(NodeState& node);
@@ -148,6 +149,7 @@ class Controller final : private BatchOps {
   std::vector<NodeState> nodes_;
   std::vector<LiveRequest> live_;  // the slot pool (BatchOps::pool_ points at its data)
   std::vector<Slot> free_slots_;
+  BlockList release_scratch_;      // release_blocks' own tail of a list whose head is cached
   std::vector<RequestRecord> records_;
   StreamingHistogram itl_;
   Duration itl_gap_;               // the run of equal inter-token gaps not yet in itl_
@@ -162,6 +164,7 @@ class Controller final : private BatchOps {
   std::vector<uint32_t> marked_;   // nodes whose queues changed since the last start_node pass
   std::vector<uint8_t> is_marked_;
   uint64_t work_seq_ = 0;
+  bool placement_ = true;          // Backend::needs_placement()
   WorkId timer_work_{};
   bool timer_armed_ = false;
 };

@@ -22,7 +22,10 @@ void Controller::note_usage(NodeState& node) {
 bool Controller::allocate_blocks(NodeState& node, int64_t n, BlockList& out) {
   note_usage(node);
   const size_t before = out.size();
-  if (!node.kv->allocate(n, out)) return false;
+  if (!node.kv->allocate(n, out)) {
+    // Cached prefixes nobody uses give their blocks back before anyone waits for memory.
+    if (!node.prefix_cache || node.prefix_cache->evict_for(n) == 0 || !node.kv->allocate(n, out)) return false;
+  }
   // Keep a request's list as few runs as possible: a new run that continues the last one
   // merges with it (decode growth on a contiguous pool stays one run).
   if (before > 0 && out.size() > before) {
@@ -36,10 +39,22 @@ bool Controller::allocate_blocks(NodeState& node, int64_t n, BlockList& out) {
   return true;
 }
 
-void Controller::release_blocks(NodeState& node, BlockList& blocks) {
+void Controller::release_blocks(NodeState& node, LiveRequest& r, BlockList& blocks) {
   if (blocks.empty()) return;
   note_usage(node);
-  node.kv->free(blocks);
+  if (r.cache_owned_blocks > 0 && &blocks == &r.prefill_side()) {
+    // The leading blocks belong to the node's prefix cache (or went with it when the node
+    // failed): only the request's own tail returns to the pool; the references are dropped.
+    release_scratch_.clear();
+    append_slice(release_scratch_, blocks, r.cache_owned_blocks, total_blocks(blocks) - r.cache_owned_blocks);
+    if (!release_scratch_.empty()) node.kv->free(release_scratch_);
+    if (node.prefix_cache) node.prefix_cache->release(r.cache_refs);
+    r.cache_refs.clear();
+    r.cache_owned_blocks = 0;
+  } else {
+    FLOWKV_CHECK(r.cache_refs.empty() || &blocks != &r.prefill_side(), "prefix cache references without cached blocks");
+    node.kv->free(blocks);
+  }
   blocks.clear();
   mark(node);
 }
@@ -48,9 +63,29 @@ bool Controller::start_prefill(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   FLOWKV_CHECK(node.id == r.prefill_node, "prefill started on the wrong node");
   const int64_t n = (r.prefill_target + scenario_.block_size - 1) / scenario_.block_size;
-  BlockList& target = r.colocated() ? r.decode_blocks : r.prefill_blocks;
-  FLOWKV_CHECK(target.empty(), "prefill started while holding blocks");
-  if (!allocate_blocks(node, n, target)) return false;
+  BlockList& target = r.prefill_side();
+  FLOWKV_CHECK(target.empty() && r.cache_refs.empty(), "prefill started while holding blocks");
+  int64_t cached = 0;
+  if (node.prefix_cache) {
+    // The request's first blocks are the cached prefix's own blocks; at least one token is
+    // computed (the one that yields the next token).
+    cached = node.prefix_cache->acquire(*r.request, std::min(r.prompt_tokens, r.prefill_target - 1), target,
+                                        r.cache_refs);
+    r.cache_owned_blocks = total_blocks(target);
+  }
+  if (!allocate_blocks(node, n - r.cache_owned_blocks, target)) {
+    if (node.prefix_cache) node.prefix_cache->release(r.cache_refs);
+    r.cache_owned_blocks = 0;
+    target.clear();
+    return false;
+  }
+  if (node.prefix_cache) {
+    // The routing-time estimate becomes the hit this prefill really has.
+    node.queued_prefill_tokens += r.cached_tokens - cached;
+    r.cached_tokens = cached;
+    node.prefix_prompt_tokens += r.prompt_tokens;
+    node.prefix_hit_tokens += cached;
+  }
   if (r.colocated()) r.decode_block_count = n;
   r.prefill_done = r.cached_tokens;
   RequestRecord& rec = record(slot);
@@ -67,7 +102,7 @@ bool Controller::grow(NodeState& node, Slot slot) {
 
 void Controller::preempt(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
-  release_blocks(node, r.decode_blocks);
+  release_blocks(node, r, r.decode_blocks);
   r.decode_block_count = 0;
   r.kv_tokens = 0;
   r.prefill_target = r.prompt_tokens + r.generated;
@@ -106,14 +141,21 @@ void Controller::start_node(NodeState& node) {
     DecodeItem* item = node.it_decode.data();
     for (const Slot s : node.decoding) {
       const LiveRequest& r = live_[s];
-      *item++ = DecodeItem{r.id, r.kv_tokens};
+      *item++ = DecodeItem{r.id, r.kv_tokens, {}};
       context += r.kv_tokens;
+    }
+    if (placement_) {
+      for (size_t k = 0; k < node.decoding.size(); ++k) node.it_decode[k].blocks = live_[node.decoding[k]].decode_blocks;
     }
   } else {
     node.it_decode.clear();
   }
   int64_t prefill_tokens = 0;
-  for (const PrefillItem& p : node.it_prefill) prefill_tokens += p.num_tokens;
+  for (size_t k = 0; k < node.it_prefill.size(); ++k) {
+    PrefillItem& p = node.it_prefill[k];
+    if (placement_) p.blocks = live_[node.it_prefill_slots[k]].prefill_side();
+    prefill_tokens += p.num_tokens;
+  }
   node.busy = true;
   node.work = make_work_id(kIterationWork, to_int(node.id));
   node.work_start = now_;
@@ -197,7 +239,10 @@ void Controller::prefill_finished(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   RequestRecord& rec = record(slot);
   if (!rec.prefill_end.has_value()) rec.prefill_end = now_;
-  if (node.prefix_cache) node.prefix_cache->insert(*r.request, now_);
+  if (node.prefix_cache) {
+    r.cache_owned_blocks = node.prefix_cache->insert(*r.request, std::min(r.prompt_tokens, r.prefill_target),
+                                                     r.prefill_side(), r.cache_refs);
+  }
   // A prefill produces one output token.
   ++r.generated;
   --nodes_[to_int(r.decode_node)].assigned_decode_tokens;

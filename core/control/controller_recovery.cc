@@ -53,7 +53,7 @@ void Controller::on_node_down(NodeState& n) {
   for (const Slot s : n.prefilling) {
     LiveRequest& r = live_[s];
     n.queued_prefill_tokens -= r.prefill_target - r.prefill_done;
-    release_blocks(n, r.colocated() ? r.decode_blocks : r.prefill_blocks);
+    release_blocks(n, r, r.prefill_side());
     r.decode_block_count = r.colocated() ? 0 : r.decode_block_count;
     hits.emplace_back(s, RecoverySituation::kKvLost);
   }
@@ -61,7 +61,7 @@ void Controller::on_node_down(NodeState& n) {
   for (const Slot s : n.pending_in) hits.emplace_back(s, RecoverySituation::kDecodeGone);
   auto drop_decode_kv = [&](Slot s) {
     LiveRequest& r = live_[s];
-    release_blocks(n, r.decode_blocks);
+    release_blocks(n, r, r.decode_blocks);
     r.decode_block_count = 0;
     r.kv_tokens = 0;
     hits.emplace_back(s, RecoverySituation::kKvLost);
@@ -82,7 +82,7 @@ void Controller::on_node_down(NodeState& n) {
     for (auto it = m.pending_in.begin(); it != m.pending_in.end(); ++it) {
       LiveRequest& r = live_[*it];
       if (r.prefill_node == id) {
-        release_blocks(n, r.prefill_blocks);
+        release_blocks(n, r, r.prefill_blocks);
         hits.emplace_back(*it, RecoverySituation::kKvLost);
       } else {
         *keep++ = *it;
@@ -103,9 +103,9 @@ void Controller::on_node_down(NodeState& n) {
   // kFailed completion follows and recovers them (on_transfer_failed).
   for (LiveRequest& r : live_) {
     if (r.request == nullptr || r.transfer == WorkId{}) continue;
-    if (r.prefill_node == id) release_blocks(n, r.prefill_blocks);
+    if (r.prefill_node == id) release_blocks(n, r, r.prefill_blocks);
     if (r.decode_node == id) {
-      release_blocks(n, r.decode_blocks);
+      release_blocks(n, r, r.decode_blocks);
       r.decode_block_count = 0;
     }
   }
@@ -230,8 +230,8 @@ void Controller::recover(Slot slot, RecoverySituation situation, NodeState* fail
 // prompt + delivered tokens on `prefill`, then decodes on `decode` (as after a preemption).
 void Controller::requeue(Slot slot, NodeId prefill, NodeId decode) {
   LiveRequest& r = live_[slot];
-  release_blocks(nodes_[to_int(r.prefill_node)], r.prefill_blocks);
-  release_blocks(nodes_[to_int(r.decode_node)], r.decode_blocks);
+  release_blocks(nodes_[to_int(r.prefill_node)], r, r.prefill_blocks);
+  release_blocks(nodes_[to_int(r.decode_node)], r, r.decode_blocks);
   r.decode_block_count = 0;
   r.kv_tokens = 0;
   nodes_[to_int(r.decode_node)].assigned_decode_tokens -= r.output_tokens - r.generated;

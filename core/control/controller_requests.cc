@@ -26,8 +26,8 @@ void Controller::finish(Slot slot) {
   rec.status = RequestStatus::kCompleted;
   ++totals_.completed;
   --in_system_;
-  release_blocks(nodes_[to_int(r.prefill_node)], r.prefill_blocks);
-  release_blocks(nodes_[to_int(r.decode_node)], r.decode_blocks);
+  release_blocks(nodes_[to_int(r.prefill_node)], r, r.prefill_blocks);
+  release_blocks(nodes_[to_int(r.decode_node)], r, r.decode_blocks);
   free_slot(slot);
 }
 
@@ -47,8 +47,8 @@ void Controller::fail(Slot slot, FailureReason reason) {
   rec.failure = reason;
   ++totals_.failed;
   --in_system_;
-  release_blocks(p, r.prefill_blocks);
-  release_blocks(d, r.decode_blocks);
+  release_blocks(p, r, r.prefill_blocks);
+  release_blocks(d, r, r.decode_blocks);
   free_slot(slot);
 }
 

@@ -105,12 +105,12 @@ void Controller::on_arrival(const Request& req) {
   r.output_tokens = req.output_tokens;
   r.prefill_target = req.prompt_tokens;
   NodeState& p = nodes_[to_int(d.prefill)];
-  // A node with a prefix cache knows what it holds; the policy's figure counts only without one.
-  const int64_t cached = p.prefix_cache ? p.prefix_cache->lookup(req) : d.cached_prompt_tokens;
-  r.cached_tokens = std::clamp<int64_t>(cached, 0, req.prompt_tokens - 1);
+  // What the prefill node's prefix cache holds now, in whole cached blocks that leave a token to
+  // compute: the estimate the queue figures use until the prefill starts and takes the hit
+  // (Controller::start_prefill).
   if (p.prefix_cache) {
-    p.prefix_prompt_tokens += req.prompt_tokens;
-    p.prefix_hit_tokens += r.cached_tokens;
+    const int64_t usable = (req.prompt_tokens - 1) / kPrefixHashBlockTokens * kPrefixHashBlockTokens;
+    r.cached_tokens = std::min(p.prefix_cache->lookup(req) / kPrefixHashBlockTokens * kPrefixHashBlockTokens, usable);
   }
   p.waiting.push_back(slot);
   p.queued_prefill_tokens += r.prefill_target - r.cached_tokens;

@@ -42,7 +42,8 @@ void Controller::submit_transfer(Slot slot) {
   totals_.transfer_bytes += cost.bytes;
   ++d.incoming;
   ++p.transfers_out;
-  submit(Transfer{r.transfer, r.id, p.id, d.id, cost.calls, cost.bytes, cost.local_copies});
+  submit(Transfer{r.transfer, r.id, p.id, d.id, cost.calls, cost.bytes, cost.local_copies, r.prefill_blocks,
+                  r.decode_blocks});
 }
 
 void Controller::on_transfer_done(Slot slot, WorkState state) {
@@ -54,14 +55,14 @@ void Controller::on_transfer_done(Slot slot, WorkState state) {
   rec.transfer_time += now_ - r.transfer_started;
   r.transfer = WorkId{};
   if (state != WorkState::kCompleted) {
-    release_blocks(d, r.decode_blocks);
+    release_blocks(d, r, r.decode_blocks);
     r.decode_block_count = 0;
     on_transfer_failed(slot);
     return;
   }
   FLOWKV_CHECK(!d.down, "a transfer into a failed node completed");
   r.transfer_failures = 0;
-  release_blocks(p, r.prefill_blocks);
+  release_blocks(p, r, r.prefill_blocks);
   ++d.transfers_in;
   r.kv_tokens = r.prefill_target;
   if (r.tokens == 0) rec.transfer_end = now_;

@@ -1,5 +1,6 @@
 #include "core/kv/block_allocator.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/base/error.h"
@@ -24,6 +25,22 @@ void append_run(BlockList& out, BlockId first, int64_t count) {
     }
   }
   out.push_back(BlockRun{first, count});
+}
+
+void append_slice(BlockList& out, std::span<const BlockRun> runs, int64_t start, int64_t count) {
+  FLOWKV_CHECK(start >= 0 && count >= 0, "negative block slice");
+  for (const BlockRun& r : runs) {
+    if (count == 0) return;
+    if (start >= r.count) {
+      start -= r.count;
+      continue;
+    }
+    const int64_t take = std::min(r.count - start, count);
+    append_run(out, BlockId{static_cast<uint32_t>(int64_t{to_int(r.first)} + start)}, take);
+    count -= take;
+    start = 0;
+  }
+  FLOWKV_CHECK(count == 0, "block slice past the end of the list");
 }
 
 std::unique_ptr<BlockAllocator> make_allocator(AllocatorKind kind, int64_t num_blocks) {

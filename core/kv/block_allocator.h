@@ -32,6 +32,8 @@ using BlockList = std::vector<BlockRun>;
 int64_t total_blocks(std::span<const BlockRun> runs);
 // Appends [first, first + count) to `out`, extending the last run when it continues it.
 void append_run(BlockList& out, BlockId first, int64_t count);
+// Appends blocks [start, start + count) of `runs` (in request order) to `out`.
+void append_slice(BlockList& out, std::span<const BlockRun> runs, int64_t start, int64_t count);
 
 struct FragmentationStats {
   int64_t free_blocks = 0;

@@ -131,6 +131,7 @@ RunMetrics compute_metrics(const Scenario& scenario, std::span<const RequestReco
     x.prefix_hit_tokens = n.prefix_hit_tokens;
     m.prefix_prompt_tokens += n.prefix_prompt_tokens;
     m.prefix_hit_tokens += n.prefix_hit_tokens;
+    m.prefix_evictions += n.prefix_evictions;
     x.failures = n.failures;
     m.node_failures += n.failures;
     m.recoveries.reprefill += n.recoveries_reprefill;

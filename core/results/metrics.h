@@ -84,10 +84,12 @@ struct RunMetrics {
   int64_t role_flips = 0;
   int64_t elastic_joins = 0;   // standby nodes that became routable
   int64_t elastic_leaves = 0;  // nodes that stopped being routable
-  // Prefix caches: prompt tokens of requests routed to a node with a cache, and of those the
-  // tokens found cached (hit_rate = hit / prompt; 0 without caches).
+  // Prefix caches: prompt tokens of the prefills started on a node with a cache, of those the
+  // tokens found cached (hit_rate = hit / prompt; 0 without caches), and the cache entries
+  // evicted to make room.
   int64_t prefix_prompt_tokens = 0;
   int64_t prefix_hit_tokens = 0;
+  int64_t prefix_evictions = 0;
   int64_t node_failures = 0;
   RecoveryCounts recoveries;
   std::vector<NodeMetrics> nodes;

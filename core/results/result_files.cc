@@ -98,6 +98,7 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
   prefix["enabled"] = scenario.prefix_cache_blocks != 0;
   prefix["prompt_tokens"] = m.prefix_prompt_tokens;
   prefix["hit_tokens"] = m.prefix_hit_tokens;
+  prefix["evictions"] = m.prefix_evictions;
   prefix["hit_rate"] = round9(m.prefix_prompt_tokens > 0 ? static_cast<double>(m.prefix_hit_tokens) /
                                                              static_cast<double>(m.prefix_prompt_tokens)
                                                        : 0.0);

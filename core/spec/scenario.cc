@@ -7,6 +7,7 @@
 
 #include "core/base/error.h"
 #include "core/base/json_check.h"
+#include "core/base/request.h"
 
 #ifndef FLOWKV_SOURCE_DIR
 #error "FLOWKV_SOURCE_DIR must be defined (core/CMakeLists.txt does)"
@@ -214,15 +215,21 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
     if (const json* v = jcheck::member(*kv, "memory_fraction")) {
       s.memory_fraction = jcheck::number_in(*v, "kv.memory_fraction", 0.01, 1.0);
     }
-    // Prefix cache of every node (core/kv/lru_prefix_cache.h): false, true (as many 512-token
-    // blocks as the node's KV pool holds) or a capacity in 512-token blocks.
+    // Prefix cache of every node (core/kv/prefix_cache.h), holding KV blocks of the node's pool:
+    // false, true (bounded by the pool: unused entries are evicted when it needs room) or a
+    // capacity in 512-token entries as well.
     if (const json* v = jcheck::member(*kv, "prefix_cache")) {
       if (v->is_boolean()) {
         s.prefix_cache_blocks = v->get<bool>() ? -1 : 0;
       } else if (v->is_number()) {
         s.prefix_cache_blocks = jcheck::integer(*v, "kv.prefix_cache", 1);
       } else {
-        jcheck::fail("kv.prefix_cache", "false, true (pool-sized) or a capacity in 512-token blocks", *v);
+        jcheck::fail("kv.prefix_cache", "false, true (bounded by the pool) or a capacity in 512-token blocks", *v);
+      }
+      if (s.prefix_cache_blocks != 0 && kPrefixHashBlockTokens % s.block_size != 0) {
+        jcheck::fail("kv.prefix_cache", "no prefix cache with kv.block_size " + std::to_string(s.block_size) +
+                                            ": cached prefixes are 512-token blocks, so the block size must divide 512",
+                     *v);
       }
     }
   }

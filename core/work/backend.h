@@ -13,6 +13,10 @@
 //  - A node failure is reported as kNodeDown before the kFailed completions of the work it
 //    takes down with it (all at the failure's time); kNodeUp when it serves again. No work is
 //    submitted to a node between the two.
+//  - Placement: Work carries block tables (PrefillItem/DecodeItem::blocks, Transfer's block
+//    lists) when needs_placement() says so. The simulator prices counts only and says no, which
+//    spares its innermost loop a cache line per request and step; a backend that moves real KV
+//    says yes (the default).
 //  - Single-threaded: the controller calls it from one thread.
 #pragma once
 
@@ -29,6 +33,7 @@ class Backend {
   virtual Time now() const = 0;
   virtual void submit(const Work& work) = 0;
   virtual std::optional<Completion> next() = 0;
+  virtual bool needs_placement() const { return true; }
 };
 
 }  // namespace flowkv::core

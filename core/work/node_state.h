@@ -48,11 +48,17 @@ struct alignas(64) LiveRequest {
   int64_t cached_tokens = 0;   // of prefill_target, skipped thanks to a prefix cache
   BlockList prefill_blocks;    // disaggregated only: on the prefill node until the transfer ends
   BlockList decode_blocks;     // on the decode node (colocated: the only blocks)
+  // Prefix cache (core/kv/prefix_cache.h): references on its prefill node's cache, and how many
+  // leading blocks of its prefill-side list (prefill_side()) the cache owns.
+  std::vector<PrefixCache::Ref> cache_refs;
+  int64_t cache_owned_blocks = 0;
   WorkId transfer{};           // the transfer in flight, if any
   Time transfer_started;
   int32_t retries = 0;
   int32_t transfer_failures = 0;  // consecutive failed transfers of its current KV (core/sched/recovery.h)
   bool colocated() const { return prefill_node == decode_node; }
+  // The list its prefill writes: the decode list when colocated.
+  BlockList& prefill_side() { return colocated() ? decode_blocks : prefill_blocks; }
 };
 
 struct NodeState {
@@ -108,8 +114,9 @@ struct NodeState {
   int64_t role_flips = 0;
   int64_t elastic_joins = 0;          // became routable (a standby node joining)
   int64_t elastic_leaves = 0;         // stopped being routable
-  int64_t prefix_prompt_tokens = 0;   // prompt tokens of requests routed here (with a prefix cache)
+  int64_t prefix_prompt_tokens = 0;   // prompt tokens of prefills started here (with a prefix cache)
   int64_t prefix_hit_tokens = 0;      // of those, found in the node's prefix cache
+  int64_t prefix_evictions = 0;       // cache entries evicted (set at the end of the run)
   NodeRole initial_role = NodeRole::kPrefill;
   // Failures of this node and the recoveries they caused (core/sched/recovery.h).
   int64_t failures = 0;

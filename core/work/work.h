@@ -3,8 +3,8 @@
 // The controller submits Work (an iteration on a node, a KV transfer between two nodes, a role
 // flip, a timer) and later receives exactly one Completion per submitted WorkId, with a state.
 // The backend also delivers request arrivals as Completions, because it owns time and the
-// arrival stream. Every item is a plain value; spans inside an Iteration point at controller
-// buffers and are valid only during Backend::submit() (a backend copies what it keeps).
+// arrival stream. Every item is a plain value; spans inside an Iteration or a Transfer point at
+// controller buffers and are valid only during Backend::submit() (a backend copies what it keeps).
 #pragma once
 
 #include <cstdint>
@@ -14,6 +14,7 @@
 #include "core/base/ids.h"
 #include "core/base/request.h"
 #include "core/base/time.h"
+#include "core/kv/block_allocator.h"
 #include "core/spec/node_role.h"
 
 namespace flowkv::core {
@@ -25,19 +26,24 @@ enum class WorkId : uint64_t {};
 enum class WorkState : uint8_t { kPending, kCompleted, kFailed, kCanceled, kTimedOut };
 const char* to_string(WorkState state);
 
-// `num_tokens` tokens of `request`'s prompt computed after `context_tokens` already are.
-// `cached_tokens` of those were skipped by a prefix cache (their KV exists; no compute).
+// `num_tokens` tokens of `request`'s prompt computed after `context_tokens` already are (by
+// earlier chunks, or found in a prefix cache). `blocks` is the request's block table on the node
+// (position t in block t / block_size of the concatenated runs), covering context_tokens +
+// num_tokens; the new tokens' KV goes there. The simulator ignores it; the live backend writes
+// and reads those very blocks.
 struct PrefillItem {
   RequestId request{};
   int64_t num_tokens = 0;
   int64_t context_tokens = 0;
+  std::span<const BlockRun> blocks;  // valid during submit() only
 };
 
 // One decode step of `request`: its KV holds `context_tokens` tokens before the step; the step
-// appends one and produces the next token.
+// appends one (into `blocks`, which covers context_tokens + 1) and produces the next token.
 struct DecodeItem {
   RequestId request{};
   int64_t context_tokens = 0;
+  std::span<const BlockRun> blocks;  // valid during submit() only
 };
 
 // One forward pass on one node (continuous batching: prefill chunks and decode steps together).
@@ -51,8 +57,10 @@ struct Iteration {
   int64_t decode_context_tokens = 0;  // sum of decode[i].context_tokens
 };
 
-// Move `request`'s KV from src to dst: `calls` transport calls carrying `bytes` in total
-// (from core/kv/transfer_plan.h with the scenario's layout and transfer mode).
+// Move `request`'s KV from src to dst: its blocks `src_blocks` on src into `dst_blocks` on dst
+// (the same number), `calls` transport calls carrying `bytes` in total as core/kv/transfer_plan.h
+// plans them with the scenario's layout and transfer mode. The simulator charges the counts; the
+// live backend plans the copies from the block lists with the same function and moves them.
 struct Transfer {
   WorkId id{};
   RequestId request{};
@@ -61,6 +69,8 @@ struct Transfer {
   int64_t calls = 0;
   int64_t bytes = 0;
   int64_t local_copies = 0;  // gather/scatter copies (per-layer mode)
+  std::span<const BlockRun> src_blocks;  // valid during submit() only
+  std::span<const BlockRun> dst_blocks;
 };
 
 // A node changes role (or joins / leaves the routable set); it runs nothing for `cost`.

@@ -11,7 +11,7 @@
 #include <set>
 
 #include "core/control/controller.h"
-#include "core/kv/lru_prefix_cache.h"
+#include "core/kv/prefix_cache.h"
 #include "core/kv/pool_history.h"
 #include "core/sched/global_scheduler.h"
 #include "core/sched/load_scenario.h"
@@ -109,7 +109,12 @@ TEST(GlobalPolicies, RouteOnlyToEligibleNodesAndAreDeterministic) {
 TEST(GlobalPolicies, PicksAreEligibleOnRandomSnapshots) {
   // Direct: random loads and random eligibility, every policy, 2000 decisions each.
   const core::Scenario s = load(mixed_cluster());
-  std::vector<core::LruPrefixCache> caches(s.nodes.size(), core::LruPrefixCache(8));
+  std::vector<std::unique_ptr<core::BlockAllocator>> pools;
+  std::vector<std::unique_ptr<core::PrefixCache>> caches;
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    pools.push_back(core::make_allocator(core::AllocatorKind::kSegment, 1024));
+    caches.push_back(std::make_unique<core::PrefixCache>(*pools.back(), 16, 8));
+  }
   for (const auto& [name, summary] : core::global_scheduler_registry().list()) {
     if (name == "colocated") continue;
     core::Scenario sc = s;
@@ -134,7 +139,7 @@ TEST(GlobalPolicies, PicksAreEligibleOnRandomSnapshots) {
         l.queued_prefill_requests = static_cast<int32_t>(core::uniform_below(rng, 20));
         l.running_decode = static_cast<int32_t>(core::uniform_below(rng, 200));
         l.assigned_decode_tokens = static_cast<int64_t>(core::uniform_below(rng, 50000));
-        l.prefix_cache = &caches[i];
+        l.prefix_cache = caches[i].get();
         l.eligible_prefill = l.role != NodeRole::kDecode && core::uniform_below(rng, 3) != 0;
         l.eligible_decode = l.role != NodeRole::kPrefill && core::uniform_below(rng, 3) != 0;
         any_p = any_p || l.eligible_prefill;

@@ -95,7 +95,9 @@ class ContinuousBatch final : public BatchScheduler {
       node.waiting.pop_front();
       node.prefilling.push_back(s);
       ++running;
-      const int64_t chunk = p_.chunked_prefill ? std::min(remaining, budget) : remaining;
+      // Starting the prefill took the prefix cache's hit, which may differ from the estimate.
+      const int64_t left = r.prefill_target - r.prefill_done;
+      const int64_t chunk = p_.chunked_prefill ? std::min(left, budget) : left;
       add(node, s, r, chunk);
       budget -= std::max<int64_t>(chunk, 1);
       any = true;
