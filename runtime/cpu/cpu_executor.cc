@@ -1,0 +1,405 @@
+#include "runtime/cpu/cpu_executor.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/base/error.h"
+#include "runtime/cpu/host_copy_transport.h"
+#include "runtime/cpu/kernels.h"
+#include "runtime/cpu/thread_pool.h"
+#include "runtime/model/random_weights.h"
+
+namespace flowkv::runtime {
+namespace {
+
+// Tokens of one item per attention task: each task gathers its KV head's positions once and
+// attends for up to this many of the item's tokens.
+constexpr int64_t kAttentionTokensPerTask = 32;
+
+int64_t physical_ram_bytes() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? int64_t{pages} * page : 0;
+}
+
+int64_t floats_bytes(const std::vector<float>& v) { return static_cast<int64_t>(v.size()) * 4; }
+
+int64_t weight_bytes_of(const ModelWeights& w) {
+  int64_t n = floats_bytes(w.embed) + floats_bytes(w.final_norm) + floats_bytes(w.lm_head);
+  for (const LayerWeights& l : w.layers) {
+    n += floats_bytes(l.attn_norm) + floats_bytes(l.qkv) + floats_bytes(l.qkv_bias) +
+         floats_bytes(l.o) + floats_bytes(l.mlp_norm) + floats_bytes(l.gate_up) +
+         floats_bytes(l.down);
+  }
+  return n;
+}
+
+// The weights have the spec's shapes (they come from random_weights or load_safetensors, so a
+// mismatch is our bug).
+void check_weight_shapes(const ModelWeights& w) {
+  const core::ModelSpec& s = w.spec;
+  const auto expect = [&](const std::vector<float>& v, int64_t n, const char* what) {
+    FLOWKV_CHECK(static_cast<int64_t>(v.size()) == n,
+                 std::string(what) + " holds " + std::to_string(v.size()) + " values, the spec " +
+                     std::to_string(n));
+  };
+  const int64_t h = s.hidden_size;
+  const int64_t q = int64_t{s.num_heads} * s.head_dim;
+  const int64_t qkv = int64_t{s.num_heads + 2 * s.num_kv_heads} * s.head_dim;
+  const int64_t inter = s.intermediate_size;
+  expect(w.embed, int64_t{s.vocab_size} * h, "embed");
+  expect(w.final_norm, h, "final_norm");
+  expect(w.lm_head, int64_t{s.vocab_size} * h, "lm_head");
+  FLOWKV_CHECK(static_cast<int32_t>(w.layers.size()) == s.num_layers, "layer count");
+  for (const LayerWeights& l : w.layers) {
+    expect(l.attn_norm, h, "attn_norm");
+    expect(l.qkv, qkv * h, "qkv");
+    expect(l.qkv_bias, s.attention_bias ? qkv : 0, "qkv_bias");
+    expect(l.o, h * q, "o");
+    expect(l.mlp_norm, h, "mlp_norm");
+    expect(l.gate_up, 2 * inter * h, "gate_up");
+    expect(l.down, h * inter, "down");
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------- CpuDevice
+
+CpuDevice::CpuDevice(std::shared_ptr<const ModelWeights> weights, CpuDeviceOptions options)
+    : weights_(std::move(weights)),
+      options_(options),
+      pool_bytes_in_use_(std::make_shared<std::atomic<int64_t>>(0)) {
+  FLOWKV_CHECK(weights_ != nullptr, "CpuDevice without weights");
+  check_executable(weights_->spec);
+  check_weight_shapes(*weights_);
+  if (options_.threads_per_node < 1) {
+    core::throw_input_error("cpu device: threads per node must be at least 1, got " +
+                            std::to_string(options_.threads_per_node));
+  }
+  if (options_.memory_bytes < 0) {
+    core::throw_input_error("cpu device: memory budget must be positive, got " +
+                            std::to_string(options_.memory_bytes) + " bytes");
+  }
+  budget_bytes_ = options_.memory_bytes > 0 ? options_.memory_bytes : physical_ram_bytes();
+  weight_bytes_ = weight_bytes_of(*weights_);
+  if (weight_bytes_ > budget_bytes_) {
+    core::throw_input_error("cpu device: model " + weights_->spec.name + "'s weights take " +
+                            std::to_string(weight_bytes_) + " bytes as float32, over the host "
+                            "memory budget of " + std::to_string(budget_bytes_) + " bytes");
+  }
+}
+
+std::string CpuDevice::name() const {
+  const int32_t t = options_.threads_per_node;
+  return "cpu (" + std::to_string(t) + (t == 1 ? " thread)" : " threads)");
+}
+
+int64_t CpuDevice::free_bytes() const {
+  return budget_bytes_ - weight_bytes_ - pool_bytes_in_use_->load();
+}
+
+std::unique_ptr<NodeExecutor> CpuDevice::make_node(const core::KvLayout& layout) {
+  const core::ModelSpec& s = weights_->spec;
+  const core::KvGeometry& g = layout.geometry;
+  const auto mismatch = [&](const char* field, int64_t got, int64_t want) {
+    core::throw_input_error("cpu device: the KV layout's " + std::string(field) + " is " +
+                            std::to_string(got) + ", model " + s.name + " has " +
+                            std::to_string(want));
+  };
+  if (g.num_layers != s.num_layers) mismatch("num_layers", g.num_layers, s.num_layers);
+  if (g.num_kv_heads != s.num_kv_heads) mismatch("num_kv_heads", g.num_kv_heads, s.num_kv_heads);
+  if (g.head_dim != s.head_dim) mismatch("head_dim", g.head_dim, s.head_dim);
+  if (g.dtype_bytes != 2 && g.dtype_bytes != 4) {
+    core::throw_input_error("cpu device: a KV element of " + std::to_string(g.dtype_bytes) +
+                            " bytes; the CPU executor keeps KV in bf16 (2) or float32 (4)");
+  }
+  if (g.block_size < 1 || g.num_blocks < 1) {
+    core::throw_input_error("cpu device: a KV pool of " + std::to_string(g.num_blocks) +
+                            " blocks of " + std::to_string(g.block_size) +
+                            " tokens; both must be positive");
+  }
+  const int64_t bytes = g.pool_bytes();
+  const int64_t free = free_bytes();
+  if (bytes > free) {
+    core::throw_input_error(
+        "cpu device: a KV pool of " + std::to_string(g.num_blocks) + " blocks x " +
+        std::to_string(g.block_bytes()) + " bytes = " + std::to_string(bytes) +
+        " bytes does not fit: " + std::to_string(free) + " bytes free of a budget of " +
+        std::to_string(budget_bytes_) + " (weights " + std::to_string(weight_bytes_) +
+        ", other pools " + std::to_string(pool_bytes_in_use_->load()) + ")");
+  }
+  return std::make_unique<CpuNodeExecutor>(weights_, layout, options_.threads_per_node,
+                                           pool_bytes_in_use_);
+}
+
+std::unique_ptr<Transport> CpuDevice::make_transport() {
+  return std::make_unique<HostCopyTransport>();
+}
+
+// ---------------------------------------------------------------------------- CpuNodeExecutor
+
+void CpuNodeExecutor::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
+
+CpuNodeExecutor::CpuNodeExecutor(std::shared_ptr<const ModelWeights> weights,
+                                 const core::KvLayout& layout, int32_t threads,
+                                 std::shared_ptr<std::atomic<int64_t>> pool_bytes_in_use)
+    : weights_(std::move(weights)),
+      spec_(weights_->spec),
+      layout_(layout),
+      pool_bytes_in_use_(std::move(pool_bytes_in_use)),
+      threads_(std::make_unique<ThreadPool>(threads)),
+      inv_freq_(cpu::rope_inv_freq(weights_->spec)) {
+  const int64_t bytes = layout_.geometry.pool_bytes();
+  // calloc: zeroed, and the pages are only touched when first written.
+  pool_.reset(static_cast<std::byte*>(std::calloc(static_cast<size_t>(bytes), 1)));
+  if (pool_ == nullptr) {
+    throw core::Error(core::ErrorKind::kRuntime,
+                      "cpu device: cannot allocate a KV pool of " + std::to_string(bytes) +
+                          " bytes");
+  }
+  pool_bytes_in_use_->fetch_add(bytes);
+}
+
+CpuNodeExecutor::~CpuNodeExecutor() { pool_bytes_in_use_->fetch_sub(layout_.geometry.pool_bytes()); }
+
+std::byte* CpuNodeExecutor::kv_at(int32_t layer, int32_t kv, int64_t block, int64_t slot,
+                                  int32_t head) const {
+  const core::KvGeometry& g = layout_.geometry;
+  return pool_.get() + layout_.chunk_offset(layer, kv, block) +
+         (slot * g.num_kv_heads + head) * int64_t{g.head_dim} * g.dtype_bytes;
+}
+
+void CpuNodeExecutor::poison() {
+  // A fixed pattern of finite values of either sign up to 8 in magnitude, in the pool's dtype,
+  // repeated every 64 KiB: attending over it gives wrong tokens, never NaNs.
+  constexpr int64_t kTileBytes = 64 * 1024;
+  const int32_t dtype = layout_.geometry.dtype_bytes;
+  std::vector<float> values(static_cast<size_t>(kTileBytes / dtype));  // [tile elements]
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 8.0f * random_unit(0x9015015, 0, i);
+  std::vector<std::byte> tile(static_cast<size_t>(kTileBytes));
+  cpu::store_kv(values.data(), tile.data(), static_cast<int64_t>(values.size()), dtype);
+  const int64_t bytes = layout_.geometry.pool_bytes();
+  for (int64_t at = 0; at < bytes; at += kTileBytes) {
+    std::memcpy(pool_.get() + at, tile.data(), static_cast<size_t>(std::min(kTileBytes, bytes - at)));
+  }
+}
+
+void CpuNodeExecutor::check_items(std::span<const ExecItem> items, std::span<int32_t> next,
+                                  std::span<float> logits, int64_t sampled) const {
+  const core::KvGeometry& g = layout_.geometry;
+  FLOWKV_CHECK(next.size() == items.size(), "next holds " + std::to_string(next.size()) +
+                                                " tokens for " + std::to_string(items.size()) +
+                                                " items");
+  FLOWKV_CHECK(logits.empty() || static_cast<int64_t>(logits.size()) == sampled * spec_.vocab_size,
+               "logits hold " + std::to_string(logits.size()) + " values, expected " +
+                   std::to_string(sampled) + " sampled items x vocab " +
+                   std::to_string(spec_.vocab_size));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ExecItem& it = items[i];
+    const std::string which = "item " + std::to_string(i) + " (request " +
+                              std::to_string(static_cast<uint64_t>(it.request)) + ")";
+    FLOWKV_CHECK(!it.tokens.empty(), which + " has no new token");
+    FLOWKV_CHECK(it.start >= 0, which + " starts at " + std::to_string(it.start));
+    const int64_t end = it.start + static_cast<int64_t>(it.tokens.size());
+    const int64_t needed = g.blocks_for_tokens(end);
+    FLOWKV_CHECK(static_cast<int64_t>(it.blocks.size()) >= needed,
+                 which + " covers " + std::to_string(end) + " positions with " +
+                     std::to_string(it.blocks.size()) + " blocks of " +
+                     std::to_string(g.block_size));
+    for (int64_t b = 0; b < needed; ++b) {
+      const int64_t id = it.blocks[static_cast<size_t>(b)];
+      FLOWKV_CHECK(id >= 0 && id < g.num_blocks, which + ": block id " + std::to_string(id) +
+                                                     " outside the pool of " +
+                                                     std::to_string(g.num_blocks) + " blocks");
+    }
+    for (int32_t t : it.tokens) {
+      FLOWKV_CHECK(t >= 0 && t < spec_.vocab_size, which + ": token " + std::to_string(t) +
+                                                       " outside the vocabulary of " +
+                                                       std::to_string(spec_.vocab_size));
+    }
+  }
+}
+
+void CpuNodeExecutor::run(std::span<const ExecItem> items, std::span<int32_t> next,
+                          std::span<float> logits) {
+  int64_t sampled = 0;
+  for (const ExecItem& it : items) sampled += it.sample ? 1 : 0;
+  check_items(items, next, logits, sampled);
+  if (items.empty()) return;
+
+  const int64_t hidden = spec_.hidden_size;
+  item_first_.assign(items.size() + 1, 0);
+  token_item_.clear();
+  token_pos_.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    item_first_[i] = static_cast<int64_t>(token_pos_.size());
+    for (size_t t = 0; t < items[i].tokens.size(); ++t) {
+      token_item_.push_back(static_cast<int32_t>(i));
+      token_pos_.push_back(items[i].start + static_cast<int64_t>(t));
+    }
+  }
+  item_first_[items.size()] = static_cast<int64_t>(token_pos_.size());
+  const int64_t n = static_cast<int64_t>(token_pos_.size());
+
+  x_.resize(static_cast<size_t>(n * hidden));
+  for (int64_t t = 0; t < n; ++t) {
+    const ExecItem& it = items[static_cast<size_t>(token_item_[t])];
+    const int32_t token = it.tokens[static_cast<size_t>(token_pos_[t] - it.start)];
+    std::memcpy(&x_[t * hidden], &weights_->embed[int64_t{token} * hidden], hidden * 4);
+  }
+  for (int32_t l = 0; l < spec_.num_layers; ++l) layer_forward(l, items);
+
+  // The last token of each sampled item: final norm, LM head, greedy choice.
+  std::vector<float> last(static_cast<size_t>(sampled * hidden));  // [sampled][hidden]
+  std::vector<size_t> which;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!items[i].sample) continue;
+    const int64_t t = item_first_[i + 1] - 1;
+    cpu::rms_norm(&x_[t * hidden], weights_->final_norm.data(), hidden,
+                  static_cast<float>(spec_.rms_norm_eps), &last[which.size() * hidden]);
+    which.push_back(i);
+  }
+  std::vector<float> own_logits;
+  float* out = logits.data();
+  if (logits.empty()) {
+    own_logits.resize(static_cast<size_t>(sampled * spec_.vocab_size));  // [sampled][vocab]
+    out = own_logits.data();
+  }
+  cpu::matmul(last.data(), hidden, sampled, weights_->lm_head.data(), spec_.vocab_size, hidden,
+              out, spec_.vocab_size, threads_.get());
+  for (size_t s = 0; s < which.size(); ++s) {
+    next[which[s]] = cpu::argmax(out + s * spec_.vocab_size, spec_.vocab_size);
+  }
+}
+
+void CpuNodeExecutor::layer_forward(int32_t layer, std::span<const ExecItem> items) {
+  const LayerWeights& w = weights_->layers[static_cast<size_t>(layer)];
+  const int64_t n = static_cast<int64_t>(token_pos_.size());
+  const int64_t hidden = spec_.hidden_size;
+  const int64_t hd = spec_.head_dim;
+  const int64_t q_dim = spec_.num_heads * hd;
+  const int64_t qkv_dim = (spec_.num_heads + 2 * spec_.num_kv_heads) * hd;
+  const int64_t inter = spec_.intermediate_size;
+  const float eps = static_cast<float>(spec_.rms_norm_eps);
+  h_.resize(static_cast<size_t>(n * hidden));
+  qkv_.resize(static_cast<size_t>(n * qkv_dim));
+  attn_.resize(static_cast<size_t>(n * q_dim));
+  proj_.resize(static_cast<size_t>(n * hidden));
+  gate_up_.resize(static_cast<size_t>(n * 2 * inter));
+  act_.resize(static_cast<size_t>(n * inter));
+
+  // Attention block.
+  for (int64_t t = 0; t < n; ++t) {
+    cpu::rms_norm(&x_[t * hidden], w.attn_norm.data(), hidden, eps, &h_[t * hidden]);
+  }
+  cpu::matmul(h_.data(), hidden, n, w.qkv.data(), qkv_dim, hidden, qkv_.data(), qkv_dim,
+              threads_.get());
+  const int32_t half = spec_.head_dim / 2;
+  std::vector<float> cos(static_cast<size_t>(half)), sin(static_cast<size_t>(half));  // [half]
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = &qkv_[t * qkv_dim];
+    if (!w.qkv_bias.empty()) {
+      for (int64_t i = 0; i < qkv_dim; ++i) row[i] += w.qkv_bias[i];
+    }
+    cpu::rope_angles(token_pos_[t], inv_freq_.data(), half, cos.data(), sin.data());
+    for (int32_t head = 0; head < spec_.num_heads + spec_.num_kv_heads; ++head) {  // q and k
+      cpu::apply_rope(row + head * hd, cos.data(), sin.data(), spec_.head_dim);
+    }
+  }
+  write_kv(layer, items);
+  attention(layer, items);
+  cpu::matmul(attn_.data(), q_dim, n, w.o.data(), hidden, q_dim, proj_.data(), hidden,
+              threads_.get());
+  for (int64_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
+
+  // MLP block.
+  for (int64_t t = 0; t < n; ++t) {
+    cpu::rms_norm(&x_[t * hidden], w.mlp_norm.data(), hidden, eps, &h_[t * hidden]);
+  }
+  cpu::matmul(h_.data(), hidden, n, w.gate_up.data(), 2 * inter, hidden, gate_up_.data(),
+              2 * inter, threads_.get());
+  for (int64_t t = 0; t < n; ++t) {
+    const float* gu = &gate_up_[t * 2 * inter];
+    cpu::silu_mul(gu, gu + inter, inter, &act_[t * inter]);
+  }
+  cpu::matmul(act_.data(), inter, n, w.down.data(), hidden, inter, proj_.data(), hidden,
+              threads_.get());
+  for (int64_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
+}
+
+void CpuNodeExecutor::write_kv(int32_t layer, std::span<const ExecItem> items) {
+  const int64_t n = static_cast<int64_t>(token_pos_.size());
+  const int64_t hd = spec_.head_dim;
+  const int64_t q_dim = spec_.num_heads * hd;
+  const int64_t kv_dim = spec_.num_kv_heads * hd;
+  const int64_t qkv_dim = q_dim + 2 * kv_dim;
+  const int32_t bs = layout_.geometry.block_size;
+  const int32_t dtype = layout_.geometry.dtype_bytes;
+  for (int64_t t = 0; t < n; ++t) {
+    const ExecItem& it = items[static_cast<size_t>(token_item_[t])];
+    const int64_t pos = token_pos_[t];
+    const int64_t block = it.blocks[static_cast<size_t>(pos / bs)];
+    const float* row = &qkv_[t * qkv_dim];
+    for (int32_t kv = 0; kv < 2; ++kv) {
+      for (int32_t head = 0; head < spec_.num_kv_heads; ++head) {
+        cpu::store_kv(row + q_dim + kv * kv_dim + head * hd, kv_at(layer, kv, block, pos % bs, head),
+                      hd, dtype);
+      }
+    }
+  }
+}
+
+void CpuNodeExecutor::attention(int32_t layer, std::span<const ExecItem> items) {
+  const int64_t hd = spec_.head_dim;
+  const int32_t group = spec_.num_heads / spec_.num_kv_heads;
+  const int64_t q_dim = spec_.num_heads * hd;
+  const int64_t qkv_dim = q_dim + 2 * spec_.num_kv_heads * hd;
+  const int32_t bs = layout_.geometry.block_size;
+  const int32_t dtype = layout_.geometry.dtype_bytes;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+  // Tasks: (item, kv head, a range of the item's tokens).
+  struct Task {
+    int32_t item;
+    int32_t head;
+    int64_t first;  // token indices [first, last)
+    int64_t last;
+  };
+  std::vector<Task> tasks;
+  for (size_t i = 0; i < items.size(); ++i) {
+    for (int32_t head = 0; head < spec_.num_kv_heads; ++head) {
+      for (int64_t t = item_first_[i]; t < item_first_[i + 1]; t += kAttentionTokensPerTask) {
+        tasks.push_back({static_cast<int32_t>(i), head, t,
+                         std::min(item_first_[i + 1], t + kAttentionTokensPerTask)});
+      }
+    }
+  }
+  threads_->parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t k) {
+    const Task& task = tasks[static_cast<size_t>(k)];
+    const ExecItem& it = items[static_cast<size_t>(task.item)];
+    const int64_t ctx = token_pos_[task.last - 1] + 1;  // positions this task reads
+    // Per-thread scratch, kept between calls.
+    thread_local std::vector<float> keys, values, scores;
+    keys.resize(static_cast<size_t>(ctx * hd));     // [ctx][head_dim]
+    values.resize(static_cast<size_t>(ctx * hd));   // [ctx][head_dim]
+    scores.resize(static_cast<size_t>(group * ctx));  // [group][ctx]
+    for (int64_t p = 0; p < ctx; ++p) {
+      const int64_t block = it.blocks[static_cast<size_t>(p / bs)];
+      cpu::load_kv(kv_at(layer, 0, block, p % bs, task.head), &keys[p * hd], hd, dtype);
+      cpu::load_kv(kv_at(layer, 1, block, p % bs, task.head), &values[p * hd], hd, dtype);
+    }
+    for (int64_t t = task.first; t < task.last; ++t) {
+      const int64_t q_offset = int64_t{task.head} * group * hd;
+      cpu::attend(&qkv_[t * qkv_dim + q_offset], group, keys.data(), values.data(),
+                  token_pos_[t] + 1, spec_.head_dim, scale, scores.data(),
+                  &attn_[t * q_dim + q_offset]);
+    }
+  });
+}
+
+}  // namespace flowkv::runtime

@@ -1,0 +1,83 @@
+// The math of a Llama forward on the CPU, shared by the paged executor (cpu_executor.h) and the
+// plain reference (reference_forward.h). None of it knows about KV pools or block tables.
+//
+// Every function computes each output element with a floating-point order fixed by the
+// function alone, never by how many rows or tokens are passed or by which thread runs it: that
+// is what makes the CPU executor's tokens bit-identical whatever the batching (see
+// runtime/executor.h). In particular:
+//  - dot(a, b, n) is the one reduction: lane l (0..7) accumulates a[i] * b[i] for the i with
+//    i % 8 == l in increasing i (a product rounded, then a sum rounded: no fused multiply-add;
+//    the runtime library is built with -ffp-contract=off), the inputs read as zero-padded to a
+//    multiple of 8; then the lanes are combined as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
+//  - matmul computes every element as dot() does (tiles of several rows and tokens share the
+//    loads, not the sums); an AVX2 and a portable path give the same bits (a test checks).
+//  - softmax and the weighted sum over positions run in increasing position.
+// Pure functions; thread-safe; no allocation except where a scratch vector is returned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/spec/model_spec.h"
+
+namespace flowkv::runtime {
+
+class ThreadPool;
+
+namespace cpu {
+
+// The canonical dot product (see the header comment).
+float dot(const float* a, const float* b, int64_t n);
+
+// y[t][r] = dot(x[t], w[r], in) for t < n, r < out, each bit-identical to dot().
+//   x: [n][in] (rows x_stride apart), w: [out][in], y: [n][out] (rows y_stride apart).
+// With a pool, tiles of rows and tokens run on its threads.
+void matmul(const float* x, int64_t x_stride, int64_t n, const float* w, int64_t out, int64_t in,
+            float* y, int64_t y_stride, ThreadPool* pool = nullptr);
+
+// Which matmul path runs: true for AVX2 (chosen once from the CPU), false for the portable one.
+bool matmul_uses_avx2();
+// Forces the portable path (tests compare the two paths bit for bit).
+void set_matmul_portable(bool portable);
+
+// y = x * (1 / sqrt(mean(x^2) + eps)) * w, elementwise in that order; the mean uses dot(x, x).
+//   x, y: [n]; w: [n]. y may alias x.
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+// RoPE frequencies, [head_dim / 2]: theta^(-2i / head_dim), then Llama 3's rope_scaling when
+// the spec has it (transformers' _compute_llama3_parameters, term by term); computed in double
+// and rounded to float (Hugging Face computes them in float32: at most an ulp apart).
+std::vector<float> rope_inv_freq(const core::ModelSpec& spec);
+// cos and sin of one position's angles: angle_i = float(pos) * inv_freq[i] in float32, as
+// Hugging Face computes it, then its cosine and sine in double rounded to float.
+//   inv_freq, cos_out, sin_out: [half] (half = head_dim / 2).
+void rope_angles(int64_t pos, const float* inv_freq, int32_t half, float* cos_out,
+                 float* sin_out);
+// Rotates one head in place, Hugging Face's rotate_half convention: element i pairs with
+// i + head_dim / 2: (x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin).
+//   v: [head_dim]; cos, sin: [head_dim / 2] from rope_angles.
+void apply_rope(float* v, const float* cos, const float* sin, int32_t head_dim);
+
+// Causal attention of `group` query heads (one GQA group, all at the same position) over the
+// positions [0, ctx) of one KV head:
+//   q: [group][head_dim] (after RoPE), k, v: [ctx][head_dim] (as read back from the cache),
+//   scores: scratch of [group][ctx], out: [group][head_dim].
+// s_j = dot(q, k_j) * scale; w_j = exp(s_j - max_j s_j); out = (sum_j w_j v_j) / sum_j w_j,
+// every sum in increasing j.
+void attend(const float* q, int32_t group, const float* k, const float* v, int64_t ctx,
+            int32_t head_dim, float scale, float* scores, float* out);
+
+// out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).  gate, up, out: [n].
+void silu_mul(const float* gate, const float* up, int64_t n, float* out);
+
+// Index of the largest value; ties go to the lowest index. x: [n], n >= 1.
+int32_t argmax(const float* x, int64_t n);
+
+// The KV cache's element types: 2 bytes = bf16 (rounded to nearest even), 4 = float32.
+// store_kv: src [n] floats -> dst n elements; load_kv: the reverse (exact).
+void store_kv(const float* src, std::byte* dst, int64_t n, int32_t dtype_bytes);
+void load_kv(const std::byte* src, float* dst, int64_t n, int32_t dtype_bytes);
+
+}  // namespace cpu
+}  // namespace flowkv::runtime
