@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "core/base/error.h"
 #include "runtime/cpu/host_copy_transport.h"
@@ -16,8 +17,8 @@
 namespace flowkv::runtime {
 namespace {
 
-// Tokens of one item per attention task: each task gathers its KV head's positions once and
-// attends for up to this many of the item's tokens.
+// Tokens of one item per attention task: each task gathers the item's positions once and
+// attends for up to this many of its tokens.
 constexpr int64_t kAttentionTokensPerTask = 32;
 
 int64_t physical_ram_bytes() {
@@ -293,15 +294,61 @@ void CpuNodeExecutor::layer_forward(int32_t layer, std::span<const ExecItem> ite
   gate_up_.resize(static_cast<size_t>(n * 2 * inter));
   act_.resize(static_cast<size_t>(n * inter));
 
+  // Token-local steps run over ranges of tokens on the node's threads (each token's values
+  // depend on that token alone, so the split does not matter).
+  const auto per_tokens = [&](const std::function<void(int64_t, int64_t)>& fn) {
+    constexpr int64_t kTokensPerTask = 64;
+    threads_->parallel_for((n + kTokensPerTask - 1) / kTokensPerTask, [&](int64_t task) {
+      fn(task * kTokensPerTask, std::min(n, (task + 1) * kTokensPerTask));
+    });
+  };
+
   // Attention block.
-  for (int64_t t = 0; t < n; ++t) {
-    cpu::rms_norm(&x_[t * hidden], w.attn_norm.data(), hidden, eps, &h_[t * hidden]);
-  }
+  per_tokens([&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      cpu::rms_norm(&x_[t * hidden], w.attn_norm.data(), hidden, eps, &h_[t * hidden]);
+    }
+  });
   cpu::matmul(h_.data(), hidden, n, w.qkv.data(), qkv_dim, hidden, qkv_.data(), qkv_dim,
               threads_.get());
+  per_tokens([&](int64_t t0, int64_t t1) { rope_and_write_kv(layer, items, w, t0, t1); });
+  attention(layer, items);
+  cpu::matmul(attn_.data(), q_dim, n, w.o.data(), hidden, q_dim, proj_.data(), hidden,
+              threads_.get());
+
+  // MLP block (the residual added per token first).
+  per_tokens([&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0 * hidden; i < t1 * hidden; ++i) x_[i] += proj_[i];
+    for (int64_t t = t0; t < t1; ++t) {
+      cpu::rms_norm(&x_[t * hidden], w.mlp_norm.data(), hidden, eps, &h_[t * hidden]);
+    }
+  });
+  cpu::matmul(h_.data(), hidden, n, w.gate_up.data(), 2 * inter, hidden, gate_up_.data(),
+              2 * inter, threads_.get());
+  per_tokens([&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const float* gu = &gate_up_[t * 2 * inter];
+      cpu::silu_mul(gu, gu + inter, inter, &act_[t * inter]);
+    }
+  });
+  cpu::matmul(act_.data(), inter, n, w.down.data(), hidden, inter, proj_.data(), hidden,
+              threads_.get());
+  per_tokens([&](int64_t t0, int64_t t1) {
+    for (int64_t i = t0 * hidden; i < t1 * hidden; ++i) x_[i] += proj_[i];
+  });
+}
+
+void CpuNodeExecutor::rope_and_write_kv(int32_t layer, std::span<const ExecItem> items,
+                                        const LayerWeights& w, int64_t t0, int64_t t1) {
+  const int64_t hd = spec_.head_dim;
+  const int64_t q_dim = spec_.num_heads * hd;
+  const int64_t kv_dim = spec_.num_kv_heads * hd;
+  const int64_t qkv_dim = q_dim + 2 * kv_dim;
+  const int32_t bs = layout_.geometry.block_size;
+  const int32_t dtype = layout_.geometry.dtype_bytes;
   const int32_t half = spec_.head_dim / 2;
   std::vector<float> cos(static_cast<size_t>(half)), sin(static_cast<size_t>(half));  // [half]
-  for (int64_t t = 0; t < n; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     float* row = &qkv_[t * qkv_dim];
     if (!w.qkv_bias.empty()) {
       for (int64_t i = 0; i < qkv_dim; ++i) row[i] += w.qkv_bias[i];
@@ -310,45 +357,14 @@ void CpuNodeExecutor::layer_forward(int32_t layer, std::span<const ExecItem> ite
     for (int32_t head = 0; head < spec_.num_heads + spec_.num_kv_heads; ++head) {  // q and k
       cpu::apply_rope(row + head * hd, cos.data(), sin.data(), spec_.head_dim);
     }
-  }
-  write_kv(layer, items);
-  attention(layer, items);
-  cpu::matmul(attn_.data(), q_dim, n, w.o.data(), hidden, q_dim, proj_.data(), hidden,
-              threads_.get());
-  for (int64_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
-
-  // MLP block.
-  for (int64_t t = 0; t < n; ++t) {
-    cpu::rms_norm(&x_[t * hidden], w.mlp_norm.data(), hidden, eps, &h_[t * hidden]);
-  }
-  cpu::matmul(h_.data(), hidden, n, w.gate_up.data(), 2 * inter, hidden, gate_up_.data(),
-              2 * inter, threads_.get());
-  for (int64_t t = 0; t < n; ++t) {
-    const float* gu = &gate_up_[t * 2 * inter];
-    cpu::silu_mul(gu, gu + inter, inter, &act_[t * inter]);
-  }
-  cpu::matmul(act_.data(), inter, n, w.down.data(), hidden, inter, proj_.data(), hidden,
-              threads_.get());
-  for (int64_t i = 0; i < n * hidden; ++i) x_[i] += proj_[i];
-}
-
-void CpuNodeExecutor::write_kv(int32_t layer, std::span<const ExecItem> items) {
-  const int64_t n = static_cast<int64_t>(token_pos_.size());
-  const int64_t hd = spec_.head_dim;
-  const int64_t q_dim = spec_.num_heads * hd;
-  const int64_t kv_dim = spec_.num_kv_heads * hd;
-  const int64_t qkv_dim = q_dim + 2 * kv_dim;
-  const int32_t bs = layout_.geometry.block_size;
-  const int32_t dtype = layout_.geometry.dtype_bytes;
-  for (int64_t t = 0; t < n; ++t) {
+    // The new K and V go to the pool now; attention reads them back from there.
     const ExecItem& it = items[static_cast<size_t>(token_item_[t])];
     const int64_t pos = token_pos_[t];
     const int64_t block = it.blocks[static_cast<size_t>(pos / bs)];
-    const float* row = &qkv_[t * qkv_dim];
     for (int32_t kv = 0; kv < 2; ++kv) {
       for (int32_t head = 0; head < spec_.num_kv_heads; ++head) {
-        cpu::store_kv(row + q_dim + kv * kv_dim + head * hd, kv_at(layer, kv, block, pos % bs, head),
-                      hd, dtype);
+        cpu::store_kv(row + q_dim + kv * kv_dim + head * hd,
+                      kv_at(layer, kv, block, pos % bs, head), hd, dtype);
       }
     }
   }
@@ -363,41 +379,65 @@ void CpuNodeExecutor::attention(int32_t layer, std::span<const ExecItem> items) 
   const int32_t dtype = layout_.geometry.dtype_bytes;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
-  // Tasks: (item, kv head, a range of the item's tokens).
+  // Tasks: (item, a range of the item's tokens). A task gathers its item's positions once for
+  // every KV head (a token slot holds all heads contiguously), then attends per head.
   struct Task {
     int32_t item;
-    int32_t head;
     int64_t first;  // token indices [first, last)
     int64_t last;
   };
   std::vector<Task> tasks;
   for (size_t i = 0; i < items.size(); ++i) {
-    for (int32_t head = 0; head < spec_.num_kv_heads; ++head) {
-      for (int64_t t = item_first_[i]; t < item_first_[i + 1]; t += kAttentionTokensPerTask) {
-        tasks.push_back({static_cast<int32_t>(i), head, t,
-                         std::min(item_first_[i + 1], t + kAttentionTokensPerTask)});
-      }
+    for (int64_t t = item_first_[i]; t < item_first_[i + 1]; t += kAttentionTokensPerTask) {
+      tasks.push_back(
+          {static_cast<int32_t>(i), t, std::min(item_first_[i + 1], t + kAttentionTokensPerTask)});
     }
   }
+  const int32_t kv_heads = spec_.num_kv_heads;
   threads_->parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t k) {
     const Task& task = tasks[static_cast<size_t>(k)];
     const ExecItem& it = items[static_cast<size_t>(task.item)];
     const int64_t ctx = token_pos_[task.last - 1] + 1;  // positions this task reads
     // Per-thread scratch, kept between calls.
-    thread_local std::vector<float> keys, values, scores;
-    keys.resize(static_cast<size_t>(ctx * hd));     // [ctx][head_dim]
-    values.resize(static_cast<size_t>(ctx * hd));   // [ctx][head_dim]
-    scores.resize(static_cast<size_t>(group * ctx));  // [group][ctx]
-    for (int64_t p = 0; p < ctx; ++p) {
-      const int64_t block = it.blocks[static_cast<size_t>(p / bs)];
-      cpu::load_kv(kv_at(layer, 0, block, p % bs, task.head), &keys[p * hd], hd, dtype);
-      cpu::load_kv(kv_at(layer, 1, block, p % bs, task.head), &values[p * hd], hd, dtype);
+    const int64_t n = task.last - task.first;
+    const int64_t stride = cpu::scores_stride(ctx);
+    thread_local std::vector<float> slot, keys, values, scores;
+    slot.resize(static_cast<size_t>(16 * kv_heads * hd));        // [K|V][8 positions][kv_heads][head_dim]
+    keys.resize(static_cast<size_t>(kv_heads * hd * stride));    // [kv_heads][head_dim][stride]
+    values.resize(static_cast<size_t>(kv_heads * ctx * hd));     // [kv_heads][ctx][head_dim]
+    scores.resize(static_cast<size_t>(n * stride));              // [task tokens][stride]
+    // K: 8 positions at a time into `slot`, then written transposed 8 floats per row.
+    const int64_t width = int64_t{kv_heads} * hd;
+    for (int64_t p0 = 0; p0 < ctx; p0 += 8) {
+      const int64_t count = std::min<int64_t>(8, ctx - p0);
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t p = p0 + i;
+        const int64_t block = it.blocks[static_cast<size_t>(p / bs)];
+        cpu::load_kv(kv_at(layer, 0, block, p % bs, 0), &slot[i * width], width, dtype);
+        cpu::load_kv(kv_at(layer, 1, block, p % bs, 0), &slot[(8 + i) * width], width, dtype);
+        for (int32_t h = 0; h < kv_heads; ++h) {
+          std::memcpy(&values[(h * ctx + p) * hd], &slot[(8 + i) * width + h * hd],
+                      static_cast<size_t>(hd) * 4);
+        }
+      }
+      for (int64_t e = 0; e < width; ++e) {
+        float* row = &keys[e * stride + p0];
+        for (int64_t i = 0; i < count; ++i) row[i] = slot[i * width + e];
+      }
     }
-    for (int64_t t = task.first; t < task.last; ++t) {
-      const int64_t q_offset = int64_t{task.head} * group * hd;
-      cpu::attend(&qkv_[t * qkv_dim + q_offset], group, keys.data(), values.data(),
-                  token_pos_[t] + 1, spec_.head_dim, scale, scores.data(),
-                  &attn_[t * q_dim + q_offset]);
+    // One query head for all the task's tokens at a time: their scores against every position
+    // the task reads (each score's order is fixed, so the same as a token alone; a token
+    // ignores the positions after its own).
+    for (int32_t head = 0; head < spec_.num_heads; ++head) {
+      const int32_t h = head / group;
+      const float* kt = &keys[h * hd * stride];
+      const float* v = &values[h * ctx * hd];
+      cpu::attention_scores(&qkv_[task.first * qkv_dim + head * hd], qkv_dim, n, kt, stride, ctx,
+                            spec_.head_dim, scores.data(), stride);
+      for (int64_t t = task.first; t < task.last; ++t) {
+        cpu::softmax_weighted_sum(&scores[(t - task.first) * stride], token_pos_[t] + 1, v,
+                                  spec_.head_dim, scale, &attn_[t * q_dim + head * hd]);
+      }
     }
   });
 }

@@ -90,7 +90,9 @@ class CpuNodeExecutor final : public NodeExecutor {
   void check_items(std::span<const ExecItem> items, std::span<int32_t> next,
                    std::span<float> logits, int64_t sampled) const;
   void layer_forward(int32_t layer, std::span<const ExecItem> items);
-  void write_kv(int32_t layer, std::span<const ExecItem> items);
+  // Bias and RoPE of tokens [t0, t1), and their K and V written to the pool.
+  void rope_and_write_kv(int32_t layer, std::span<const ExecItem> items, const LayerWeights& w,
+                         int64_t t0, int64_t t1);
   void attention(int32_t layer, std::span<const ExecItem> items);
 
   std::shared_ptr<const ModelWeights> weights_;

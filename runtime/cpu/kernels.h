@@ -11,7 +11,10 @@
 //    multiple of 8; then the lanes are combined as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 //  - matmul computes every element as dot() does (tiles of several rows and tokens share the
 //    loads, not the sums); an AVX2 and a portable path give the same bits (a test checks).
-//  - softmax and the weighted sum over positions run in increasing position.
+//  - an attention score sums q[d] * k[d] in increasing d (K is kept transposed so that 8
+//    positions share a vector);
+//  - softmax uses our fixed_exp (not libm's), sums its weights in dot()'s lane order, and the
+//    weighted sum over positions runs in increasing position for each output element.
 // Pure functions; thread-safe; no allocation except where a scratch vector is returned.
 #pragma once
 
@@ -59,16 +62,41 @@ void rope_angles(int64_t pos, const float* inv_freq, int32_t half, float* cos_ou
 //   v: [head_dim]; cos, sin: [head_dim / 2] from rope_angles.
 void apply_rope(float* v, const float* cos, const float* sin, int32_t head_dim);
 
+// Attention reads K transposed per KV head, kt: [head_dim][kt_stride], position j in column j,
+// kt_stride >= scores_stride(ctx); the columns from ctx up to scores_stride(ctx) are read and
+// their scores ignored (any values). Score rows are at least scores_stride(ctx) apart too.
+int64_t scores_stride(int64_t ctx);
+
+// Raw scores s[r][j] = sum_d q[r][d] * kt[d][j] for j < ctx, summed in increasing d from +0
+// (one chain per score: 8 positions share a vector, so there is no horizontal combine).
+//   q: [rows][head_dim] (q_stride apart), scores: [rows][s_stride].
+void attention_scores(const float* q, int64_t q_stride, int64_t rows, const float* kt,
+                      int64_t kt_stride, int64_t ctx, int32_t head_dim, float* scores,
+                      int64_t s_stride);
+
 // Causal attention of `group` query heads (one GQA group, all at the same position) over the
 // positions [0, ctx) of one KV head:
-//   q: [group][head_dim] (after RoPE), k, v: [ctx][head_dim] (as read back from the cache),
-//   scores: scratch of [group][ctx], out: [group][head_dim].
-// s_j = dot(q, k_j) * scale; w_j = exp(s_j - max_j s_j); out = (sum_j w_j v_j) / sum_j w_j,
-// every sum in increasing j.
-void attend(const float* q, int32_t group, const float* k, const float* v, int64_t ctx,
-            int32_t head_dim, float scale, float* scores, float* out);
+//   q: [group][head_dim] (after RoPE), kt: as above, v: [ctx][head_dim] (as read back from the
+//   cache), scores: scratch of [group][scores_stride(ctx)], out: [group][head_dim].
+// attention_scores, then softmax_weighted_sum per query head.
+void attend(const float* q, int32_t group, const float* kt, int64_t kt_stride, const float* v,
+            int64_t ctx, int32_t head_dim, float scale, float* scores, float* out);
 
-// out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + exp(-x)).  gate, up, out: [n].
+// The rest of one query head's attention once its raw scores are known:
+// s_j *= scale; w_j = fixed_exp(s_j - max_j s_j); total = the sum of w in dot()'s lane order;
+// out[d] = (sum_j w_j v_j[d], in increasing j from +0) / total.
+//   scores: [ctx] (overwritten with w), v: [ctx][head_dim], out: [head_dim].
+// A caller may compute the scores of many tokens of a head at once (attention_scores): every
+// score has the same order whatever the rows and the context, so the result is attend()'s.
+void softmax_weighted_sum(float* scores, int64_t ctx, const float* v, int32_t head_dim,
+                          float scale, float* out);
+
+// e^x computed by our own code (Cephes' expf reduction and polynomial, each operation rounded,
+// x clamped to [-87.3, 88]), so that every machine gives the same bits and loops vectorise;
+// libm's expf is chosen at run time (FMA or not) and may differ in the last bit between CPUs.
+float fixed_exp(float x);
+
+// out[i] = silu(gate[i]) * up[i], silu(x) = x / (1 + fixed_exp(-x)).  gate, up, out: [n].
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 
 // Index of the largest value; ties go to the lowest index. x: [n], n >= 1.

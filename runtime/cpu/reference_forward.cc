@@ -87,18 +87,21 @@ class ReferenceModel {
     const int64_t ctx = start + n;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     std::vector<float> attn(static_cast<size_t>(n * q_dim));    // [n][q_dim]
-    std::vector<float> keys(static_cast<size_t>(ctx * hd));     // [ctx][head_dim]
-    std::vector<float> values(static_cast<size_t>(ctx * hd));   // [ctx][head_dim]
-    std::vector<float> scores(static_cast<size_t>(group * ctx));  // [group][ctx]
+    const int64_t stride = cpu::scores_stride(ctx);
+    std::vector<float> row(static_cast<size_t>(hd));              // [head_dim]
+    std::vector<float> keys(static_cast<size_t>(hd * stride), 0.0f);  // [head_dim][stride]
+    std::vector<float> values(static_cast<size_t>(ctx * hd));     // [ctx][head_dim]
+    std::vector<float> scores(static_cast<size_t>(group * stride));  // [group][stride]
     for (int32_t head = 0; head < s_.num_kv_heads; ++head) {
       for (int64_t p = 0; p < ctx; ++p) {
-        cpu::load_kv(&cache_[at(l, 0, p, head) * dtype_], &keys[p * hd], hd, dtype_);
+        cpu::load_kv(&cache_[at(l, 0, p, head) * dtype_], row.data(), hd, dtype_);
+        for (int64_t d = 0; d < hd; ++d) keys[d * stride + p] = row[d];
         cpu::load_kv(&cache_[at(l, 1, p, head) * dtype_], &values[p * hd], hd, dtype_);
       }
       for (int64_t t = 0; t < n; ++t) {
         const int64_t q_offset = int64_t{head} * group * hd;
-        cpu::attend(&qkv[t * qkv_dim + q_offset], group, keys.data(), values.data(), start + t + 1,
-                    s_.head_dim, scale, scores.data(), &attn[t * q_dim + q_offset]);
+        cpu::attend(&qkv[t * qkv_dim + q_offset], group, keys.data(), stride, values.data(),
+                    start + t + 1, s_.head_dim, scale, scores.data(), &attn[t * q_dim + q_offset]);
       }
     }
     std::vector<float> proj(static_cast<size_t>(n * hidden));   // [n][hidden]

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <numbers>
 #include <random>
@@ -75,25 +76,87 @@ TEST(CpuKernels, MatmulElementsEqualDotWhateverTheShapePathAndThreads) {
   }
 }
 
+// K transposed: kt[d][j] = k[j][d], stride scores_stride(ctx).
+std::vector<float> transpose(const std::vector<float>& k, int64_t ctx, int32_t hd) {
+  const int64_t stride = scores_stride(ctx);
+  std::vector<float> kt(static_cast<size_t>(hd * stride), 0.0f);
+  for (int64_t j = 0; j < ctx; ++j) {
+    for (int32_t d = 0; d < hd; ++d) kt[d * stride + j] = k[j * hd + d];
+  }
+  return kt;
+}
+
+TEST(CpuKernels, AttentionHasTheDocumentedOrder) {
+  const int32_t hd = 32;
+  const int64_t ctx = 21;
+  const float scale = 0.17f;
+  const std::vector<float> q = random_values(hd, 15);
+  const std::vector<float> k = random_values(ctx * hd, 16), v = random_values(ctx * hd, 17);
+  // Scores in increasing d, softmax with fixed_exp, weights summed in dot()'s lanes, the
+  // weighted sum in increasing j.
+  std::vector<float> w(ctx);
+  float m = -1e30f;
+  for (int64_t j = 0; j < ctx; ++j) {
+    float s = 0.0f;
+    for (int32_t d = 0; d < hd; ++d) s += q[d] * k[j * hd + d];
+    w[j] = s * scale;
+    m = std::max(m, w[j]);
+  }
+  for (float& x : w) x = fixed_exp(x - m);
+  const std::vector<float> ones(ctx, 1.0f);
+  const float total = dot(w.data(), ones.data(), ctx);
+  std::vector<float> expected(hd, 0.0f);
+  for (int64_t j = 0; j < ctx; ++j) {
+    for (int32_t d = 0; d < hd; ++d) expected[d] += w[j] * v[j * hd + d];
+  }
+  for (float& x : expected) x /= total;
+  const std::vector<float> kt = transpose(k, ctx, hd);
+  for (const bool portable : {false, true}) {
+    set_matmul_portable(portable);
+    std::vector<float> scores(scores_stride(ctx)), out(hd);
+    attend(q.data(), 1, kt.data(), scores_stride(ctx), v.data(), ctx, hd, scale, scores.data(),
+           out.data());
+    EXPECT_TRUE(same_bits(out, expected)) << "portable " << portable;
+  }
+  set_matmul_portable(false);
+}
+
 TEST(CpuKernels, AttentionOfATokenIgnoresLaterPositionsAndTheGroupSize) {
   const int32_t hd = 32;
   const int64_t ctx = 40;
   const std::vector<float> q = random_values(4 * hd, 5);
   const std::vector<float> k = random_values(ctx * hd, 6), v = random_values(ctx * hd, 7);
-  std::vector<float> scores(4 * ctx), out4(4 * hd), out1(hd);
-  attend(q.data(), 4, k.data(), v.data(), 25, hd, 0.17f, scores.data(), out4.data());
+  const std::vector<float> kt = transpose(k, ctx, hd);
+  const int64_t stride = scores_stride(ctx);
+  std::vector<float> scores(4 * stride), out4(4 * hd), out1(hd);
+  attend(q.data(), 4, kt.data(), stride, v.data(), 25, hd, 0.17f, scores.data(), out4.data());
   for (int g = 0; g < 4; ++g) {
-    attend(&q[g * hd], 1, k.data(), v.data(), 25, hd, 0.17f, scores.data(), out1.data());
+    attend(&q[g * hd], 1, kt.data(), stride, v.data(), 25, hd, 0.17f, scores.data(), out1.data());
     EXPECT_EQ(std::memcmp(out1.data(), &out4[g * hd], hd * 4), 0) << g;
   }
-  // Changing a position past the context changes nothing; one inside does.
-  std::vector<float> k2 = k;
-  k2[30 * hd] += 1.0f;
-  attend(q.data(), 1, k2.data(), v.data(), 25, hd, 0.17f, scores.data(), out1.data());
+  // The same context read through a wider matrix (more positions present) gives the same bits.
+  std::vector<float> k_short(k.begin(), k.begin() + 25 * hd);
+  const std::vector<float> kt_short = transpose(k_short, 25, hd);
+  attend(q.data(), 1, kt_short.data(), scores_stride(25), v.data(), 25, hd, 0.17f, scores.data(),
+         out1.data());
   EXPECT_EQ(std::memcmp(out1.data(), out4.data(), hd * 4), 0);
-  k2[3 * hd] += 1.0f;
-  attend(q.data(), 1, k2.data(), v.data(), 25, hd, 0.17f, scores.data(), out1.data());
+  // Changing a position past the context changes nothing; one inside does.
+  std::vector<float> v2 = v;
+  v2[30 * hd] += 1.0f;
+  attend(q.data(), 1, kt.data(), stride, v2.data(), 25, hd, 0.17f, scores.data(), out1.data());
+  EXPECT_EQ(std::memcmp(out1.data(), out4.data(), hd * 4), 0);
+  v2[3 * hd] += 1.0f;
+  attend(q.data(), 1, kt.data(), stride, v2.data(), 25, hd, 0.17f, scores.data(), out1.data());
   EXPECT_NE(std::memcmp(out1.data(), out4.data(), hd * 4), 0);
+}
+
+TEST(CpuKernels, FixedExpIsAccurateAndClamped) {
+  for (const float x : {-10.0f, -1.0f, -0.3f, 0.0f, 0.5f, 1.0f, 7.25f, 40.0f}) {
+    EXPECT_NEAR(fixed_exp(x) / std::exp(x), 1.0f, 3e-7f) << x;
+  }
+  EXPECT_EQ(fixed_exp(0.0f), 1.0f);
+  EXPECT_GT(fixed_exp(-200.0f), 0.0f);  // clamped to e^-87.3, a normal float
+  EXPECT_TRUE(std::isfinite(fixed_exp(1000.0f)));
 }
 
 TEST(CpuKernels, ArgmaxTiesGoToTheLowestIndex) {

@@ -1,0 +1,227 @@
+// CPU executor throughput: prefill tokens/s (one chunk of 512 and of 2048 tokens from an empty
+// context) and decode tokens/s (a step of batch 1, 16 and 64 requests at context 512), for
+// tiny-llama and small-llama with 1 and 2 threads per node. Prints a table; --json FILE also
+// writes the figures. Never passes or fails on time.
+//
+//   cpu_executor_bench [--models tiny-llama,small-llama] [--threads 1,2] [--repeats 3]
+//                      [--json FILE]
+//
+// prefill tokens/s = chunk tokens / seconds of the run() call; decode tokens/s = batch /
+// seconds of one decode step (each of `repeats` steps advances every request by one token;
+// the median is reported). Decode KV is the poison pattern, not a real prefill: the cost does
+// not depend on the values, and 64 x 512 tokens of prefill would dominate the run time.
+// Block-contiguous layout, bf16 KV, blocks of 16 tokens, random weights of seed 1.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/base/error.h"
+#include "core/spec/model_spec.h"
+#include "runtime/cpu/cpu_executor.h"
+#include "runtime/cpu/kernels.h"
+
+namespace {
+
+using namespace flowkv;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<std::string> models = {"tiny-llama", "small-llama"};
+  std::vector<int32_t> threads = {1, 2};
+  int32_t repeats = 3;
+  std::string json_path;
+};
+
+struct Figure {
+  std::string model;
+  int32_t threads = 0;
+  std::string phase;      // "prefill" | "decode"
+  int64_t tokens = 0;     // chunk tokens (prefill) or batch (decode)
+  int64_t context = 0;    // context before the step
+  double tokens_per_s = 0;
+  double ms_per_call = 0;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr,
+               "cpu_executor_bench: %s\nusage: cpu_executor_bench [--models a,b] [--threads 1,2] "
+               "[--repeats N] [--json FILE]\n",
+               message.c_str());
+  std::exit(2);
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+int32_t positive(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (end == text.c_str() || *end != '\0' || v < 1 || v > 1024) {
+    usage_error(flag + " '" + text + "': expected a positive integer");
+  }
+  return static_cast<int32_t>(v);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) usage_error("missing value after " + flag);
+    const std::string value = argv[++i];
+    if (flag == "--models") {
+      o.models = split(value);
+    } else if (flag == "--threads") {
+      o.threads.clear();
+      for (const std::string& t : split(value)) o.threads.push_back(positive(flag, t));
+    } else if (flag == "--repeats") {
+      o.repeats = positive(flag, value);
+    } else if (flag == "--json") {
+      o.json_path = value;
+    } else {
+      usage_error("unknown flag " + flag);
+    }
+  }
+  if (o.models.empty() || o.threads.empty()) usage_error("nothing to measure");
+  return o;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+constexpr int32_t kBlockSize = 16;
+
+Figure prefill(runtime::NodeExecutor& node, const std::string& model, int32_t threads,
+               int64_t chunk, int32_t vocab, int32_t repeats) {
+  std::vector<int32_t> tokens(static_cast<size_t>(chunk));
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>((i * 7919) % vocab);
+  std::vector<int64_t> blocks(static_cast<size_t>((chunk + kBlockSize - 1) / kBlockSize));
+  std::iota(blocks.begin(), blocks.end(), 0);
+  const runtime::ExecItem item{core::RequestId{0}, tokens, 0, blocks, true};
+  std::vector<int32_t> next(1);
+  std::vector<double> times;
+  for (int32_t r = 0; r < repeats; ++r) {
+    const auto start = Clock::now();
+    node.run(std::span(&item, 1), next);
+    times.push_back(seconds_since(start));
+  }
+  const double s = median(times);
+  return {model, threads, "prefill", chunk, 0, static_cast<double>(chunk) / s, s * 1e3};
+}
+
+Figure decode(runtime::NodeExecutor& node, const std::string& model, int32_t threads,
+              int64_t batch, int64_t context, int32_t repeats) {
+  node.poison();  // stands for the requests' prefilled KV
+  const int64_t blocks_each = (context + repeats + kBlockSize - 1) / kBlockSize;
+  std::vector<std::vector<int64_t>> tables(static_cast<size_t>(batch));
+  std::vector<int32_t> tokens(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) {
+    tables[b].resize(static_cast<size_t>(blocks_each));
+    std::iota(tables[b].begin(), tables[b].end(), b * blocks_each);
+    tokens[b] = static_cast<int32_t>(b + 1);
+  }
+  std::vector<int32_t> next(static_cast<size_t>(batch));
+  std::vector<double> times;
+  for (int32_t r = 0; r < repeats; ++r) {
+    std::vector<runtime::ExecItem> items;
+    for (int64_t b = 0; b < batch; ++b) {
+      items.push_back({core::RequestId{static_cast<uint64_t>(b)},
+                       std::span<const int32_t>(&tokens[b], 1), context + r, tables[b], true});
+    }
+    const auto start = Clock::now();
+    node.run(items, next);
+    times.push_back(seconds_since(start));
+    tokens = next;
+  }
+  const double s = median(times);
+  return {model, threads, "decode", batch, context, static_cast<double>(batch) / s, s * 1e3};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  std::printf("CPU executor, bf16 KV, block-contiguous, blocks of %d, median of %d; matmul path "
+              "%s\n\n",
+              kBlockSize, o.repeats, runtime::cpu::matmul_uses_avx2() ? "AVX2" : "portable");
+  std::printf("%-12s %7s %-8s %7s %8s %12s %10s\n", "model", "threads", "phase", "tokens",
+              "context", "tokens/s", "ms/call");
+  std::vector<Figure> results;
+  try {
+    for (const std::string& name : o.models) {
+      const core::ModelSpec spec = core::find_model(name);
+      const auto weights =
+          std::make_shared<const runtime::ModelWeights>(runtime::random_weights(spec, 1));
+      for (const int32_t threads : o.threads) {
+        runtime::CpuDevice device(weights, runtime::CpuDeviceOptions{threads, 0});
+        core::KvLayout layout;
+        layout.kind = core::LayoutKind::kBlockContiguous;
+        // Enough blocks for 64 requests of 512 + repeats tokens, and for one 2048-token chunk.
+        layout.geometry = spec.kv_geometry(kBlockSize, 64 * ((512 + o.repeats) / kBlockSize + 1));
+        layout.geometry.dtype_bytes = 2;
+        auto node = device.make_node(layout);
+        std::vector<Figure> here;
+        for (const int64_t chunk : {512, 2048}) {
+          here.push_back(prefill(*node, name, threads, chunk, spec.vocab_size, o.repeats));
+        }
+        for (const int64_t batch : {1, 16, 64}) {
+          here.push_back(decode(*node, name, threads, batch, 512, o.repeats));
+        }
+        for (const Figure& f : here) {
+          std::printf("%-12s %7d %-8s %7lld %8lld %12.0f %10.2f\n", f.model.c_str(), f.threads,
+                      f.phase.c_str(), static_cast<long long>(f.tokens),
+                      static_cast<long long>(f.context), f.tokens_per_s, f.ms_per_call);
+          std::fflush(stdout);
+          results.push_back(f);
+        }
+      }
+    }
+  } catch (const core::Error& e) {
+    std::fprintf(stderr, "cpu_executor_bench: %s\n", e.what());
+    return e.exit_code();
+  }
+  if (!o.json_path.empty()) {
+    nlohmann::ordered_json out;
+    out["benchmark"] = "cpu_executor";
+    out["kv"] = {{"layout", "block-contiguous"}, {"dtype", "bf16"}, {"block_size", kBlockSize}};
+    out["repeats"] = o.repeats;
+    out["matmul"] = runtime::cpu::matmul_uses_avx2() ? "avx2" : "portable";
+    out["results"] = nlohmann::ordered_json::array();
+    for (const Figure& f : results) {
+      out["results"].push_back({{"model", f.model},
+                                {"threads", f.threads},
+                                {"phase", f.phase},
+                                {"tokens", f.tokens},
+                                {"context", f.context},
+                                {"tokens_per_s", f.tokens_per_s},
+                                {"ms_per_call", f.ms_per_call}});
+    }
+    std::ofstream file(o.json_path);
+    if (!file) {
+      std::fprintf(stderr, "cpu_executor_bench: cannot write %s\n", o.json_path.c_str());
+      return 2;
+    }
+    file << out.dump(2) << "\n";
+  }
+  return 0;
+}
