@@ -5,10 +5,11 @@
 //
 //   cpu_executor_bench [--models tiny-llama,small-llama] [--threads 1,2] [--repeats 3]
 //                      [--json FILE]
+// (--models takes catalogue names or paths to config.json files.)
 //
 // prefill tokens/s = chunk tokens / seconds of the run() call; decode tokens/s = batch /
-// seconds of one decode step (each of `repeats` steps advances every request by one token;
-// the median is reported). Decode KV is the poison pattern, not a real prefill: the cost does
+// seconds of one decode step (each of `repeats` steps advances every request by one token);
+// the median of `repeats` timed calls, after one untimed warm-up call. Decode KV is the poison pattern, not a real prefill: the cost does
 // not depend on the values, and 64 x 512 tokens of prefill would dominate the run time.
 // Block-contiguous layout, bf16 KV, blocks of 16 tokens, random weights of seed 1.
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -49,6 +51,7 @@ struct Figure {
   int64_t context = 0;    // context before the step
   double tokens_per_s = 0;
   double ms_per_call = 0;
+  double cpu_ms_per_call = 0;  // CPU time of the whole process (all threads) per call
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -109,6 +112,26 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+// Times `call` `repeats` times: the median wall seconds and the median process CPU seconds.
+template <typename F>
+std::pair<double, double> time_calls(int32_t repeats, F&& call) {
+  std::vector<double> wall, cpu;
+  for (int32_t r = 0; r < repeats; ++r) {
+    const double cpu0 = process_cpu_seconds();
+    const auto start = Clock::now();
+    call(r);
+    wall.push_back(seconds_since(start));
+    cpu.push_back(process_cpu_seconds() - cpu0);
+  }
+  return {median(wall), median(cpu)};
+}
+
 constexpr int32_t kBlockSize = 16;
 
 Figure prefill(runtime::NodeExecutor& node, const std::string& model, int32_t threads,
@@ -119,20 +142,15 @@ Figure prefill(runtime::NodeExecutor& node, const std::string& model, int32_t th
   std::iota(blocks.begin(), blocks.end(), 0);
   const runtime::ExecItem item{core::RequestId{0}, tokens, 0, blocks, true};
   std::vector<int32_t> next(1);
-  std::vector<double> times;
-  for (int32_t r = 0; r < repeats; ++r) {
-    const auto start = Clock::now();
-    node.run(std::span(&item, 1), next);
-    times.push_back(seconds_since(start));
-  }
-  const double s = median(times);
-  return {model, threads, "prefill", chunk, 0, static_cast<double>(chunk) / s, s * 1e3};
+  node.run(std::span(&item, 1), next);  // warm-up: buffers grown, pages touched
+  const auto [s, cpu] = time_calls(repeats, [&](int32_t) { node.run(std::span(&item, 1), next); });
+  return {model, threads, "prefill", chunk, 0, static_cast<double>(chunk) / s, s * 1e3, cpu * 1e3};
 }
 
 Figure decode(runtime::NodeExecutor& node, const std::string& model, int32_t threads,
               int64_t batch, int64_t context, int32_t repeats) {
   node.poison();  // stands for the requests' prefilled KV
-  const int64_t blocks_each = (context + repeats + kBlockSize - 1) / kBlockSize;
+  const int64_t blocks_each = (context + repeats + 1 + kBlockSize - 1) / kBlockSize;
   std::vector<std::vector<int64_t>> tables(static_cast<size_t>(batch));
   std::vector<int32_t> tokens(static_cast<size_t>(batch));
   for (int64_t b = 0; b < batch; ++b) {
@@ -141,20 +159,19 @@ Figure decode(runtime::NodeExecutor& node, const std::string& model, int32_t thr
     tokens[b] = static_cast<int32_t>(b + 1);
   }
   std::vector<int32_t> next(static_cast<size_t>(batch));
-  std::vector<double> times;
-  for (int32_t r = 0; r < repeats; ++r) {
-    std::vector<runtime::ExecItem> items;
+  std::vector<runtime::ExecItem> items(static_cast<size_t>(batch));
+  const auto step = [&](int64_t position) {
     for (int64_t b = 0; b < batch; ++b) {
-      items.push_back({core::RequestId{static_cast<uint64_t>(b)},
-                       std::span<const int32_t>(&tokens[b], 1), context + r, tables[b], true});
+      items[b] = {core::RequestId{static_cast<uint64_t>(b)},
+                  std::span<const int32_t>(&tokens[b], 1), position, tables[b], true};
     }
-    const auto start = Clock::now();
     node.run(items, next);
-    times.push_back(seconds_since(start));
     tokens = next;
-  }
-  const double s = median(times);
-  return {model, threads, "decode", batch, context, static_cast<double>(batch) / s, s * 1e3};
+  };
+  step(context);  // warm-up
+  const auto [s, cpu] = time_calls(repeats, [&](int32_t r) { step(context + 1 + r); });
+  return {model, threads, "decode", batch, context, static_cast<double>(batch) / s, s * 1e3,
+          cpu * 1e3};
 }
 
 }  // namespace
@@ -164,8 +181,12 @@ int main(int argc, char** argv) {
   std::printf("CPU executor, bf16 KV, block-contiguous, blocks of %d, median of %d; matmul path "
               "%s\n\n",
               kBlockSize, o.repeats, runtime::cpu::matmul_uses_avx2() ? "AVX2" : "portable");
-  std::printf("%-12s %7s %-8s %7s %8s %12s %10s\n", "model", "threads", "phase", "tokens",
-              "context", "tokens/s", "ms/call");
+  double load[3] = {0, 0, 0};
+  getloadavg(load, 3);
+  std::printf("load average before: %.2f (the figures are wall-clock: compare cpu ms/call with "
+              "ms/call x threads to see contention)\n\n", load[0]);
+  std::printf("%-12s %7s %-8s %7s %8s %12s %10s %10s\n", "model", "threads", "phase", "tokens",
+              "context", "tokens/s", "ms/call", "cpu ms");
   std::vector<Figure> results;
   try {
     for (const std::string& name : o.models) {
@@ -177,20 +198,21 @@ int main(int argc, char** argv) {
         core::KvLayout layout;
         layout.kind = core::LayoutKind::kBlockContiguous;
         // Enough blocks for 64 requests of 512 + repeats tokens, and for one 2048-token chunk.
-        layout.geometry = spec.kv_geometry(kBlockSize, 64 * ((512 + o.repeats) / kBlockSize + 1));
+        layout.geometry = spec.kv_geometry(kBlockSize, 64 * ((512 + o.repeats + 1) / kBlockSize + 1));
         layout.geometry.dtype_bytes = 2;
         auto node = device.make_node(layout);
         std::vector<Figure> here;
         for (const int64_t chunk : {512, 2048}) {
-          here.push_back(prefill(*node, name, threads, chunk, spec.vocab_size, o.repeats));
+          here.push_back(prefill(*node, spec.name, threads, chunk, spec.vocab_size, o.repeats));
         }
         for (const int64_t batch : {1, 16, 64}) {
-          here.push_back(decode(*node, name, threads, batch, 512, o.repeats));
+          here.push_back(decode(*node, spec.name, threads, batch, 512, o.repeats));
         }
         for (const Figure& f : here) {
-          std::printf("%-12s %7d %-8s %7lld %8lld %12.0f %10.2f\n", f.model.c_str(), f.threads,
-                      f.phase.c_str(), static_cast<long long>(f.tokens),
-                      static_cast<long long>(f.context), f.tokens_per_s, f.ms_per_call);
+          std::printf("%-12s %7d %-8s %7lld %8lld %12.0f %10.2f %10.2f\n", f.model.c_str(),
+                      f.threads, f.phase.c_str(), static_cast<long long>(f.tokens),
+                      static_cast<long long>(f.context), f.tokens_per_s, f.ms_per_call,
+                      f.cpu_ms_per_call);
           std::fflush(stdout);
           results.push_back(f);
         }
@@ -205,6 +227,7 @@ int main(int argc, char** argv) {
     out["benchmark"] = "cpu_executor";
     out["kv"] = {{"layout", "block-contiguous"}, {"dtype", "bf16"}, {"block_size", kBlockSize}};
     out["repeats"] = o.repeats;
+    out["load_average_before"] = load[0];
     out["matmul"] = runtime::cpu::matmul_uses_avx2() ? "avx2" : "portable";
     out["results"] = nlohmann::ordered_json::array();
     for (const Figure& f : results) {
@@ -214,7 +237,8 @@ int main(int argc, char** argv) {
                                 {"tokens", f.tokens},
                                 {"context", f.context},
                                 {"tokens_per_s", f.tokens_per_s},
-                                {"ms_per_call", f.ms_per_call}});
+                                {"ms_per_call", f.ms_per_call},
+                                {"cpu_ms_per_call", f.cpu_ms_per_call}});
     }
     std::ofstream file(o.json_path);
     if (!file) {
