@@ -178,9 +178,9 @@ Figure decode(runtime::NodeExecutor& node, const std::string& model, int32_t thr
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  std::printf("CPU executor, bf16 KV, block-contiguous, blocks of %d, median of %d; matmul path "
+  std::printf("CPU executor, bf16 KV, block-contiguous, blocks of %d, median of %d; SIMD path "
               "%s\n\n",
-              kBlockSize, o.repeats, runtime::cpu::matmul_uses_avx2() ? "AVX2" : "portable");
+              kBlockSize, o.repeats, runtime::cpu::to_string(runtime::cpu::simd_path()));
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
   std::printf("load average before: %.2f (the figures are wall-clock: compare cpu ms/call with "
@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
     out["kv"] = {{"layout", "block-contiguous"}, {"dtype", "bf16"}, {"block_size", kBlockSize}};
     out["repeats"] = o.repeats;
     out["load_average_before"] = load[0];
-    out["matmul"] = runtime::cpu::matmul_uses_avx2() ? "avx2" : "portable";
+    out["simd"] = runtime::cpu::to_string(runtime::cpu::simd_path());
     out["results"] = nlohmann::ordered_json::array();
     for (const Figure& f : results) {
       out["results"].push_back({{"model", f.model},

@@ -156,7 +156,7 @@ void softmax_weighted_sum_avx2(float* s, int64_t ctx, const float* v, int32_t he
 void softmax_weighted_sum(float* scores, int64_t ctx, const float* v, int32_t head_dim,
                           float scale, float* out) {
   FLOWKV_CHECK(ctx >= 1, "attention over no position");
-  if (matmul_uses_avx2()) {
+  if (simd_path() >= SimdPath::kAvx2) {
     softmax_weighted_sum_avx2(scores, ctx, v, head_dim, scale, out);
   } else {
     softmax_weighted_sum_portable(scores, ctx, v, head_dim, scale, out);
@@ -171,7 +171,7 @@ void attention_scores(const float* q, int64_t q_stride, int64_t rows, const floa
   FLOWKV_CHECK(kt_stride >= scores_stride(ctx) && s_stride >= scores_stride(ctx),
                "attention_scores: strides " + std::to_string(kt_stride) + ", " +
                    std::to_string(s_stride) + " below " + std::to_string(scores_stride(ctx)));
-  if (matmul_uses_avx2()) {
+  if (simd_path() >= SimdPath::kAvx2) {
     scores_avx2(q, q_stride, rows, kt, kt_stride, ctx, head_dim, scores, s_stride);
   } else {
     scores_portable(q, q_stride, rows, kt, kt_stride, ctx, head_dim, scores, s_stride);

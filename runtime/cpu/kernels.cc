@@ -102,12 +102,106 @@ struct Block {
 
 void run_block_portable(const Block& b) { run_block(b); }
 
+// The AVX-512 tile: one 16-lane register holds the 8 lanes of two tokens' dot products
+// (token 2p in lanes 0-7, token 2p + 1 in lanes 8-15), the weight row's 8 floats repeated in
+// both halves: lane for lane the same operations as tile(), twice as many per instruction.
+using V16 = float __attribute__((vector_size(64)));
+
+template <int R, int P>
+[[gnu::always_inline]] inline void tile_pairs(const float* x, int64_t x_stride, const float* w,
+                                              int64_t in, float* y, int64_t y_stride) {
+  V16 acc[R][P];
+  for (int r = 0; r < R; ++r) {
+    for (int p = 0; p < P; ++p) acc[r][p] = V16{};
+  }
+  const int64_t in8 = in - in % 8;
+  const auto step = [&](int64_t k, bool tail) {
+    V16 xv[P];
+    for (int p = 0; p < P; ++p) {
+      V8 a, b;
+      if (tail) {
+        load_tail(x + (2 * p) * x_stride + k, in - k, a);
+        load_tail(x + (2 * p + 1) * x_stride + k, in - k, b);
+      } else {
+        a = *reinterpret_cast<const V8u*>(x + (2 * p) * x_stride + k);
+        b = *reinterpret_cast<const V8u*>(x + (2 * p + 1) * x_stride + k);
+      }
+      xv[p] = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+    for (int r = 0; r < R; ++r) {
+      V8 w8;
+      if (tail) {
+        load_tail(w + r * in + k, in - k, w8);
+      } else {
+        w8 = *reinterpret_cast<const V8u*>(w + r * in + k);
+      }
+      const V16 wv =
+          __builtin_shufflevector(w8, w8, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+      for (int p = 0; p < P; ++p) acc[r][p] += wv * xv[p];
+    }
+  };
+  for (int64_t k = 0; k < in8; k += 8) step(k, false);
+  if (in8 < in) step(in8, true);
+  for (int r = 0; r < R; ++r) {
+    for (int p = 0; p < P; ++p) {
+      const V8 lo = __builtin_shufflevector(acc[r][p], acc[r][p], 0, 1, 2, 3, 4, 5, 6, 7);
+      const V8 hi = __builtin_shufflevector(acc[r][p], acc[r][p], 8, 9, 10, 11, 12, 13, 14, 15);
+      y[(2 * p) * y_stride + r] = combine(lo);
+      y[(2 * p + 1) * y_stride + r] = combine(hi);
+    }
+  }
+}
+
+constexpr int kPairTileTokens = 6;  // 3 pairs: 4 x 3 accumulators of 16 lanes
+
+template <int R>
+[[gnu::always_inline]] inline void tile_rows_512(int t, const float* x, int64_t x_stride,
+                                                 const float* w, int64_t in, float* y,
+                                                 int64_t y_stride) {
+  switch (t) {
+    case 6: return tile_pairs<R, 3>(x, x_stride, w, in, y, y_stride);
+    case 5:
+      tile_pairs<R, 2>(x, x_stride, w, in, y, y_stride);
+      return tile<R, 1>(x + 4 * x_stride, x_stride, w, in, y + 4 * y_stride, y_stride);
+    case 4: return tile_pairs<R, 2>(x, x_stride, w, in, y, y_stride);
+    case 3:
+      tile_pairs<R, 1>(x, x_stride, w, in, y, y_stride);
+      return tile<R, 1>(x + 2 * x_stride, x_stride, w, in, y + 2 * y_stride, y_stride);
+    case 2: return tile_pairs<R, 1>(x, x_stride, w, in, y, y_stride);
+    default: return tile<R, 1>(x, x_stride, w, in, y, y_stride);
+  }
+}
+
+[[gnu::always_inline]] inline void run_block_512(const Block& b) {
+  for (int64_t r = b.r0; r < b.r1; r += kTileRows) {
+    const int rows = static_cast<int>(std::min<int64_t>(kTileRows, b.r1 - r));
+    const float* w = b.w + r * b.in;
+    for (int64_t t = b.t0; t < b.t1; t += kPairTileTokens) {
+      const int tokens = static_cast<int>(std::min<int64_t>(kPairTileTokens, b.t1 - t));
+      const float* x = b.x + t * b.x_stride;
+      float* y = b.y + t * b.y_stride + r;
+      switch (rows) {
+        case 4: tile_rows_512<4>(tokens, x, b.x_stride, w, b.in, y, b.y_stride); break;
+        case 3: tile_rows_512<3>(tokens, x, b.x_stride, w, b.in, y, b.y_stride); break;
+        case 2: tile_rows_512<2>(tokens, x, b.x_stride, w, b.in, y, b.y_stride); break;
+        default: tile_rows_512<1>(tokens, x, b.x_stride, w, b.in, y, b.y_stride); break;
+      }
+    }
+  }
+}
+
 #if defined(__x86_64__)
 __attribute__((target("avx2"))) void run_block_avx2(const Block& b) { run_block(b); }
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
+__attribute__((target("avx512f"))) void run_block_avx512(const Block& b) { run_block_512(b); }
+SimdPath cpu_simd_path() {
+  if (__builtin_cpu_supports("avx512f")) return SimdPath::kAvx512;
+  if (__builtin_cpu_supports("avx2")) return SimdPath::kAvx2;
+  return SimdPath::kPortable;
+}
 #else
 void run_block_avx2(const Block& b) { run_block(b); }
-bool cpu_has_avx2() { return false; }
+void run_block_avx512(const Block& b) { run_block(b); }
+SimdPath cpu_simd_path() { return SimdPath::kPortable; }
 #endif
 
 [[gnu::always_inline]] inline void silu_mul_body(const float* gate, const float* up, int64_t n,
@@ -132,7 +226,7 @@ void silu_mul_avx2(const float* gate, const float* up, int64_t n, float* out) {
 }
 #endif
 
-std::atomic<bool> force_portable{false};
+std::atomic<SimdPath> simd_limit{SimdPath::kAvx512};
 
 }  // namespace
 
@@ -142,19 +236,31 @@ float dot(const float* a, const float* b, int64_t n) {
   return y;
 }
 
-bool matmul_uses_avx2() {
-  static const bool has = cpu_has_avx2();
-  return has && !force_portable.load(std::memory_order_relaxed);
+SimdPath simd_path() {
+  static const SimdPath cpu = cpu_simd_path();
+  return std::min(cpu, simd_limit.load(std::memory_order_relaxed));
 }
 
-void set_matmul_portable(bool portable) { force_portable.store(portable); }
+void set_simd_limit(SimdPath limit) { simd_limit.store(limit); }
+
+const char* to_string(SimdPath path) {
+  switch (path) {
+    case SimdPath::kPortable: return "portable";
+    case SimdPath::kAvx2: return "avx2";
+    case SimdPath::kAvx512: return "avx512";
+  }
+  return "?";
+}
 
 void matmul(const float* x, int64_t x_stride, int64_t n, const float* w, int64_t out, int64_t in,
             float* y, int64_t y_stride, ThreadPool* pool) {
   FLOWKV_CHECK(n >= 0 && out >= 0 && in >= 1, "matmul of a negative or empty shape");
   if (n == 0 || out == 0) return;
-  void (*run)(const Block&) = matmul_uses_avx2() ? run_block_avx2 : run_block_portable;
-  // Task blocks: 64 weight rows by 48 tokens (multiples of the tile), so that a decode step
+  const SimdPath path = simd_path();
+  void (*run)(const Block&) = path == SimdPath::kAvx512 ? run_block_avx512
+                              : path == SimdPath::kAvx2 ? run_block_avx2
+                                                        : run_block_portable;
+  // Task blocks: 64 weight rows by 48 tokens (multiples of the tiles), so that a decode step
   // (one token) still splits over rows and a long prefill over both.
   constexpr int64_t kRowsPerTask = 64;
   constexpr int64_t kTokensPerTask = 48;
@@ -227,7 +333,7 @@ void apply_rope(float* v, const float* cos, const float* sin, int32_t head_dim) 
 }
 
 void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
-  if (matmul_uses_avx2()) {
+  if (simd_path() >= SimdPath::kAvx2) {
     silu_mul_avx2(gate, up, n, out);
   } else {
     silu_mul_portable(gate, up, n, out);

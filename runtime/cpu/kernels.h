@@ -10,7 +10,8 @@
 //    the runtime library is built with -ffp-contract=off), the inputs read as zero-padded to a
 //    multiple of 8; then the lanes are combined as ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)).
 //  - matmul computes every element as dot() does (tiles of several rows and tokens share the
-//    loads, not the sums); an AVX2 and a portable path give the same bits (a test checks).
+//    loads, not the sums); the portable, AVX2 and AVX-512 paths give the same bits (a test
+//    checks).
 //  - an attention score sums q[d] * k[d] in increasing d (K is kept transposed so that 8
 //    positions share a vector);
 //  - softmax uses our fixed_exp (not libm's), sums its weights in dot()'s lane order, and the
@@ -39,10 +40,14 @@ float dot(const float* a, const float* b, int64_t n);
 void matmul(const float* x, int64_t x_stride, int64_t n, const float* w, int64_t out, int64_t in,
             float* y, int64_t y_stride, ThreadPool* pool = nullptr);
 
-// Which matmul path runs: true for AVX2 (chosen once from the CPU), false for the portable one.
-bool matmul_uses_avx2();
-// Forces the portable path (tests compare the two paths bit for bit).
-void set_matmul_portable(bool portable);
+// The code paths, all giving the same bits: the x86-64 baseline build, an AVX2 build of the
+// same source, and for the matmul an AVX-512 tile that holds two tokens' 8 lanes per register.
+enum class SimdPath : int32_t { kPortable = 0, kAvx2 = 1, kAvx512 = 2 };
+// The widest path the CPU runs (checked once), capped by set_simd_limit.
+SimdPath simd_path();
+// Caps the path (tests compare the paths bit for bit; the default cap is kAvx512).
+void set_simd_limit(SimdPath limit);
+const char* to_string(SimdPath path);
 
 // y = x * (1 / sqrt(mean(x^2) + eps)) * w, elementwise in that order; the mean uses dot(x, x).
 //   x, y: [n]; w: [n]. y may alias x.

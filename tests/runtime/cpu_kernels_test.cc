@@ -56,13 +56,13 @@ TEST(CpuKernels, MatmulElementsEqualDotWhateverTheShapePathAndThreads) {
           expected[t * out + r] = dot(&x[t * in], &w[r * in], in);
         }
       }
-      for (const bool portable : {false, true}) {
-        set_matmul_portable(portable);
+      for (const SimdPath path : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kPortable}) {
+        set_simd_limit(path);
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> y(static_cast<size_t>(n * out));
           matmul(x.data(), in, n, w.data(), out, in, y.data(), out, p);
-          EXPECT_TRUE(same_bits(y, expected)) << "in " << in << " n " << n << " portable "
-                                              << portable << " pool " << (p != nullptr);
+          EXPECT_TRUE(same_bits(y, expected)) << "in " << in << " n " << n << " path "
+                                              << to_string(path) << " pool " << (p != nullptr);
         }
         // One token at a time gives the same rows as the whole batch.
         for (int64_t t = 0; t < n; t += 7) {
@@ -71,7 +71,7 @@ TEST(CpuKernels, MatmulElementsEqualDotWhateverTheShapePathAndThreads) {
           EXPECT_EQ(std::memcmp(row.data(), &expected[t * out], out * 4), 0);
         }
       }
-      set_matmul_portable(false);
+      set_simd_limit(SimdPath::kAvx512);
     }
   }
 }
@@ -111,14 +111,14 @@ TEST(CpuKernels, AttentionHasTheDocumentedOrder) {
   }
   for (float& x : expected) x /= total;
   const std::vector<float> kt = transpose(k, ctx, hd);
-  for (const bool portable : {false, true}) {
-    set_matmul_portable(portable);
+  for (const SimdPath path : {SimdPath::kAvx512, SimdPath::kAvx2, SimdPath::kPortable}) {
+    set_simd_limit(path);
     std::vector<float> scores(scores_stride(ctx)), out(hd);
     attend(q.data(), 1, kt.data(), scores_stride(ctx), v.data(), ctx, hd, scale, scores.data(),
            out.data());
-    EXPECT_TRUE(same_bits(out, expected)) << "portable " << portable;
+    EXPECT_TRUE(same_bits(out, expected)) << "path " << to_string(path);
   }
-  set_matmul_portable(false);
+  set_simd_limit(SimdPath::kAvx512);
 }
 
 TEST(CpuKernels, AttentionOfATokenIgnoresLaterPositionsAndTheGroupSize) {
