@@ -78,24 +78,27 @@ void CpuNodeExecutor::check_items(std::span<const ExecItem> items, std::span<int
                    std::to_string(spec_.vocab_size));
   for (size_t i = 0; i < items.size(); ++i) {
     const ExecItem& it = items[i];
-    const std::string which = "item " + std::to_string(i) + " (request " +
-                              std::to_string(static_cast<uint64_t>(it.request)) + ")";
-    FLOWKV_CHECK(!it.tokens.empty(), which + " has no new token");
-    FLOWKV_CHECK(it.start >= 0, which + " starts at " + std::to_string(it.start));
+    // Built only for a message (FLOWKV_CHECK evaluates it on failure).
+    const auto which = [&] {
+      return "item " + std::to_string(i) + " (request " +
+             std::to_string(static_cast<uint64_t>(it.request)) + ")";
+    };
+    FLOWKV_CHECK(!it.tokens.empty(), which() + " has no new token");
+    FLOWKV_CHECK(it.start >= 0, which() + " starts at " + std::to_string(it.start));
     const int64_t end = it.start + static_cast<int64_t>(it.tokens.size());
     const int64_t needed = g.blocks_for_tokens(end);
     FLOWKV_CHECK(static_cast<int64_t>(it.blocks.size()) >= needed,
-                 which + " covers " + std::to_string(end) + " positions with " +
+                 which() + " covers " + std::to_string(end) + " positions with " +
                      std::to_string(it.blocks.size()) + " blocks of " +
                      std::to_string(g.block_size));
     for (int64_t b = 0; b < needed; ++b) {
       const int64_t id = it.blocks[static_cast<size_t>(b)];
-      FLOWKV_CHECK(id >= 0 && id < g.num_blocks, which + ": block id " + std::to_string(id) +
+      FLOWKV_CHECK(id >= 0 && id < g.num_blocks, which() + ": block id " + std::to_string(id) +
                                                      " outside the pool of " +
                                                      std::to_string(g.num_blocks) + " blocks");
     }
     for (int32_t t : it.tokens) {
-      FLOWKV_CHECK(t >= 0 && t < spec_.vocab_size, which + ": token " + std::to_string(t) +
+      FLOWKV_CHECK(t >= 0 && t < spec_.vocab_size, which() + ": token " + std::to_string(t) +
                                                        " outside the vocabulary of " +
                                                        std::to_string(spec_.vocab_size));
     }
