@@ -32,9 +32,34 @@ void expect_contains(const std::string& text, const std::string& part) {
 
 TEST(ModelSpec, CatalogueHasTheShippedModels) {
   const auto names = model_names();
-  for (const char* name : {"llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b", "mistral-7b"}) {
+  for (const char* name : {"llama-3.1-8b", "llama-3.1-70b", "qwen2.5-7b", "mistral-7b",
+                           "tiny-llama", "small-llama"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
   }
+}
+
+// FlowKV's own models for the CPU executor: the shapes its tests and benchmarks assume.
+TEST(ModelSpec, TinyAndSmallLlama) {
+  const ModelSpec tiny = find_model("tiny-llama");
+  EXPECT_EQ(tiny.num_layers, 2);
+  EXPECT_EQ(tiny.hidden_size, 128);
+  EXPECT_EQ(tiny.num_heads, 4);
+  EXPECT_EQ(tiny.num_kv_heads, 2);
+  EXPECT_EQ(tiny.head_dim, 32);
+  EXPECT_EQ(tiny.intermediate_size, 384);
+  EXPECT_EQ(tiny.vocab_size, 512);
+  EXPECT_EQ(tiny.max_context, 16384);
+  EXPECT_EQ(tiny.model_type, "llama");
+  EXPECT_DOUBLE_EQ(tiny.rms_norm_eps, 1e-5);
+  EXPECT_DOUBLE_EQ(tiny.rope_theta, 10000.0);
+  const ModelSpec small = find_model("small-llama");
+  EXPECT_EQ(small.num_layers, 4);
+  EXPECT_EQ(small.hidden_size, 256);
+  EXPECT_EQ(small.num_heads, 8);
+  EXPECT_EQ(small.num_kv_heads, 2);
+  EXPECT_EQ(small.head_dim, 32);
+  EXPECT_EQ(small.vocab_size, 2048);
+  EXPECT_EQ(small.max_context, 32768);
 }
 
 TEST(ModelSpec, Llama31_8B) {
