@@ -159,7 +159,11 @@ GemmAlgo choose_gemm_algo(cublasLtHandle_t handle, const GemmShape& shape, int64
   FLOWKV_CHECK(shape.n > 0 && shape.k > 0 && reference_rows > 0, "empty GEMM shape");
   const Descriptors reference(shape, reference_rows);
   const Descriptors one_row(shape, 1);
-  for (const auto& candidate : heuristic(handle, reference, workspace_bytes)) {
+  // Algorithms that need no workspace first: schemes that split the reduction across blocks
+  // (split-K, stream-K) keep partial sums there, and their split can depend on the row count.
+  auto candidates = heuristic(handle, reference, 0);
+  for (const auto& c : heuristic(handle, reference, workspace_bytes)) candidates.push_back(c);
+  for (const auto& candidate : candidates) {
     if (algo_valid(handle, one_row, candidate.algo, workspace_bytes) &&
         algo_valid(handle, reference, candidate.algo, workspace_bytes)) {
       return GemmAlgo{candidate.algo, static_cast<int64_t>(candidate.workspaceSize),

@@ -6,7 +6,8 @@
 // heuristic picks a kernel per problem size, and split-K schemes change the reduction order with
 // it, so under GemmAlgoPolicy::kFixedPerShape every shape (n, k, output, accumulate) uses ONE
 // algorithm for every m: the heuristic's first answer for `reference_rows` rows among algorithms
-// without split-K reduction (reduction scheme NONE), chosen once (choose_gemm_algo) and shared
+// without split-K reduction (reduction scheme NONE), preferring those that need no workspace
+// (where split and stream-K schemes keep partial sums), chosen once (choose_gemm_algo) and shared
 // read-only by every runner of the device. A runner checks the algorithm with
 // cublasLtMatmulAlgoCheck for each new m; if cuBLASLt refuses it for that m, the runner runs the
 // heuristic's pick for that m instead and counts it in fallbacks() (invariance is then not
