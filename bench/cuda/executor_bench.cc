@@ -154,6 +154,7 @@ json attention_alone(const core::ModelSpec& spec, double copy_bw, bool quick) {
       runtime::DeviceBuffer partial(int64_t(s.num_slots) * spec.num_heads * spec.head_dim * 4);
       runtime::DeviceBuffer ml(int64_t(s.num_slots) * spec.num_heads * 8);
       FLOWKV_CUDA_CHECK(cudaMemsetAsync(q.data(), 0x3c, size_t(q.bytes()), stream.get()));
+      FLOWKV_CUDA_CHECK(cudaDeviceSynchronize());  // the uploads above ran on the legacy stream
       kernels::AttentionArgs a;
       a.q = q.as<__nv_bfloat16>();
       a.q_stride = q_stride;

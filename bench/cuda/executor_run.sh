@@ -55,7 +55,7 @@ run_sanitizer() {
 {
   stamp "=== executor_bench"
   timeout 300 "$bin/bench/executor_bench" --model scenarios/models/llama-3.1-8b.json \
-    --policies fixed:4096,heuristic --json "$out/executor-bench.json"
+    --policies fixed:4096,fixed:256,heuristic --json "$out/executor-bench.json"
   echo "exit $?"
   stamp "done"
 } >"$out/bench.log" 2>&1

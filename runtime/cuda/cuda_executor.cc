@@ -47,8 +47,10 @@ std::shared_ptr<const CudaModel> make_model(int ordinal, const CudaDeviceOptions
   model->weights = std::make_unique<DeviceWeights>(load(stream.get()));
   const std::vector<double> inv_freq = kernels::rope_inv_freq(spec);
   model->inv_freq = DeviceBuffer(static_cast<int64_t>(inv_freq.size() * sizeof(double)));
-  FLOWKV_CUDA_CHECK(cudaMemcpy(model->inv_freq.data(), inv_freq.data(),
-                               inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice));
+  FLOWKV_CUDA_CHECK(cudaMemcpyAsync(model->inv_freq.data(), inv_freq.data(),
+                                    inv_freq.size() * sizeof(double), cudaMemcpyHostToDevice,
+                                    stream.get()));
+  FLOWKV_CUDA_CHECK(cudaStreamSynchronize(stream.get()));  // executors' streams read it later
   model->shapes = model_gemm_shapes(spec);
   if (options.gemm_policy == kernels::GemmAlgoPolicy::kFixedPerShape) {
     kernels::CublasLtHandle handle;

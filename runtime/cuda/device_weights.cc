@@ -130,9 +130,11 @@ DeviceWeights DeviceWeights::upload(const ModelWeights& weights, cudaStream_t st
     }
     for (int64_t done = 0; done < t.count; done += staging_floats) {
       const int64_t n = std::min(staging_floats, t.count - done);
-      // Synchronous from pageable memory: the staging buffer is free again when it returns.
-      FLOWKV_CUDA_CHECK(cudaMemcpy(staging.data(), host.data() + done, static_cast<size_t>(n) * 4,
-                                   cudaMemcpyHostToDevice));
+      // On the conversion's stream (a plain cudaMemcpy from pageable memory may return before
+      // its DMA lands, and `stream` does not wait for the legacy stream); the synchronisation
+      // frees the staging buffer for the next piece.
+      FLOWKV_CUDA_CHECK(cudaMemcpyAsync(staging.data(), host.data() + done,
+                                        static_cast<size_t>(n) * 4, cudaMemcpyHostToDevice, stream));
       kernels::convert_f32_to_bf16(staging.as<float>(), n,
                                    const_cast<__nv_bfloat16*>(*t.target) + done, stream);
       FLOWKV_CUDA_CHECK(cudaStreamSynchronize(stream));
