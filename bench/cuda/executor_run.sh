@@ -7,7 +7,7 @@
 #   BIN_DIR (default: build) holds tests/*_test and bench/executor_bench of a CUDA build
 #   (cmake -DFLOWKV_CUDA=ON), or the folder bench/cuda/pack_bin.sh made from one.
 #
-# Files: tests.log, sanitizer.log, bench.log, executor-bench.json, summary.txt.
+# Files: env.txt, tests.log, sanitizer.log, bench.log, executor-bench.json, summary.txt.
 set -u
 out=${1:?usage: bench/cuda/executor_run.sh OUT_DIR [BIN_DIR]}
 bin=${2:-build}
@@ -15,6 +15,19 @@ mkdir -p "$out"
 export NCCL_NVLS_ENABLE=0  # NVLink multicast stays off (see the device notes)
 start=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
+
+# cuBLASLt is linked dynamically (the binaries' RUNPATH names the build machine's CUDA folder):
+# point the loader at this machine's libcublasLt.so.13 if it does not find one by itself.
+if ! ldd "$bin/tests/gemm_test" 2>/dev/null | grep -q "libcublasLt.so.13 => /"; then
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+           $(dirname "$(find /usr /opt -name libcublasLt.so.13 2>/dev/null | head -n 1)" 2>/dev/null); do
+    if [ -e "$d/libcublasLt.so.13" ]; then
+      export LD_LIBRARY_PATH="$d${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      break
+    fi
+  done
+fi
+echo "cuBLASLt: $(ldd "$bin/tests/gemm_test" 2>/dev/null | grep cublasLt)" >"$out/env.txt"
 
 tests=(elementwise_ops rope_kv gemm attention iteration_plan cuda_executor)
 {
@@ -39,11 +52,12 @@ racecheck=(
   "elementwise_ops_test:ElementwiseOps.RmsNorm*:ElementwiseOps.Argmax*"
   "attention_test:Attention.PrefillChunkedAndDecodeMatchReference"
 )
+sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
 run_sanitizer() {
   local tool=$1 entry=$2
   local t=${entry%%:*} filter=${entry#*:}
   stamp "=== $tool $t ($filter)"
-  timeout 180 compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/tests/$t" \
+  timeout 180 "$sanitizer" --tool "$tool" --error-exitcode 9 "$bin/tests/$t" \
     --gtest_brief=1 --gtest_filter="$filter" 2>&1 | tail -n 12
   echo "exit ${PIPESTATUS[0]}"
 }
@@ -61,6 +75,7 @@ run_sanitizer() {
 } >"$out/bench.log" 2>&1
 
 {
+  cat "$out/env.txt"
   echo "--- tests"
   grep -E "^\[.*\] === |^exit|PASSED|FAILED|SKIPPED" "$out/tests.log"
   echo "--- sanitizers"
