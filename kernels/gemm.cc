@@ -135,6 +135,16 @@ std::vector<cublasLtMatmulHeuristicResult_t> heuristic(cublasLtHandle_t handle,
   return out;
 }
 
+// Candidates that need no workspace first (split and stream-K schemes keep partial sums there,
+// and their split can depend on the row count), then the others.
+std::vector<cublasLtMatmulHeuristicResult_t> ranked_candidates(cublasLtHandle_t handle,
+                                                               const Descriptors& d,
+                                                               int64_t workspace_bytes) {
+  auto out = heuristic(handle, d, 0);
+  for (const auto& c : heuristic(handle, d, workspace_bytes)) out.push_back(c);
+  return out;
+}
+
 bool algo_valid(cublasLtHandle_t handle, const Descriptors& d, const cublasLtMatmulAlgo_t& algo,
                 int64_t workspace_bytes) {
   cublasLtMatmulHeuristicResult_t result{};
@@ -159,11 +169,7 @@ GemmAlgo choose_gemm_algo(cublasLtHandle_t handle, const GemmShape& shape, int64
   FLOWKV_CHECK(shape.n > 0 && shape.k > 0 && reference_rows > 0, "empty GEMM shape");
   const Descriptors reference(shape, reference_rows);
   const Descriptors one_row(shape, 1);
-  // Algorithms that need no workspace first: schemes that split the reduction across blocks
-  // (split-K, stream-K) keep partial sums there, and their split can depend on the row count.
-  auto candidates = heuristic(handle, reference, 0);
-  for (const auto& c : heuristic(handle, reference, workspace_bytes)) candidates.push_back(c);
-  for (const auto& candidate : candidates) {
+  for (const auto& candidate : ranked_candidates(handle, reference, workspace_bytes)) {
     if (algo_valid(handle, one_row, candidate.algo, workspace_bytes) &&
         algo_valid(handle, reference, candidate.algo, workspace_bytes)) {
       return GemmAlgo{candidate.algo, static_cast<int64_t>(candidate.workspaceSize),
@@ -214,7 +220,7 @@ GemmRunner::Plan& GemmRunner::plan(const GemmShape& shape, int64_t m) {
     }
   }
   if (!chosen) {
-    const auto candidates = heuristic(handle_.get(), p->desc, workspace_bytes_);
+    const auto candidates = ranked_candidates(handle_.get(), p->desc, workspace_bytes_);
     if (candidates.empty()) {
       throw core::Error(core::ErrorKind::kUnsupported,
                         "cuBLASLt has no bf16 GEMM algorithm without split-K for " +

@@ -11,8 +11,9 @@
 // read-only by every runner of the device. A runner checks the algorithm with
 // cublasLtMatmulAlgoCheck for each new m; if cuBLASLt refuses it for that m, the runner runs the
 // heuristic's pick for that m instead and counts it in fallbacks() (invariance is then not
-// guaranteed for that m). Under kHeuristicPerRows every m gets the heuristic's pick (still
-// without split-K): faster for small m, invariant only as far as cuBLASLt's kernels agree.
+// guaranteed for that m). Under kHeuristicPerRows every m gets the heuristic's pick (with the
+// same preferences): faster for small m, invariant only as far as cuBLASLt's kernels agree (on
+// Hopper they reportedly do once split-K is off; executor_bench checks it on the device).
 //
 // Threading: a GemmRunner (handle, workspace, descriptor cache) belongs to one thread / stream.
 // Pointers must be 256-byte aligned (the heuristic's default minimum alignment; checked).

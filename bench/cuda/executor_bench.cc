@@ -21,8 +21,9 @@
 // Every executor figure is run for each GEMM policy asked for (--policies), since batch
 // invariance fixes one cuBLASLt algorithm per shape (kernels/gemm.h): "fixed:R" picks the
 // heuristic's algorithm for R rows, "heuristic" picks per row count. For each policy the bench
-// also checks batch invariance on this device (one request's logits alone and inside a batch of
-// 64, compared bit for bit) and reports it; it never fails on time.
+// also probes batch invariance on this device (a prompt's logits after one prefill, after chunks
+// batched with decodes, after one token per iteration; a decode alone and in a batch; compared bit
+// for bit) and reports it; it never fails on time.
 //
 //   executor_bench [--model NAME|config.json] [--policies fixed:4096,heuristic] [--json FILE]
 //                  [--quick]
@@ -35,6 +36,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -201,6 +203,62 @@ struct Node {
   }
 };
 
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Batch invariance on this device under the node's GEMM policy: the logits after a 96-token
+// prompt computed (a) in one prefill, (b) in chunks of 40 and 56, the second batched with 63
+// decode items, (c) one token per iteration; and (d) a decode step alone and inside a batch of 64.
+json invariance_probe(Node& node, int32_t vocab) {
+  node.next_block = 0;
+  std::vector<int32_t> prompt(96);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t((i * 7919 + 3) % size_t(vocab));
+  const auto blocks = node.take(8);
+  auto piece = [&](int64_t start, int64_t n, bool sample) {
+    runtime::ExecItem e;
+    e.tokens = std::span<const int32_t>(prompt).subspan(size_t(start), size_t(n));
+    e.start = start;
+    e.blocks = blocks;
+    e.sample = sample;
+    return e;
+  };
+  std::vector<std::vector<int32_t>> other_tokens(63);
+  std::vector<std::vector<int64_t>> other_blocks;
+  std::vector<runtime::ExecItem> others(63);
+  for (size_t i = 0; i < others.size(); ++i) {
+    other_tokens[i] = {int32_t((i * 37 + 11) % size_t(vocab))};
+    other_blocks.push_back(node.take(32));
+    others[i].tokens = other_tokens[i];
+    others[i].start = 300 + int64_t(i);
+    others[i].blocks = other_blocks.back();
+  }
+  // Runs `items` and returns the logits of sampled item number `which`.
+  auto logits = [&](const std::vector<runtime::ExecItem>& items, size_t which) {
+    size_t sampled = 0;
+    for (const auto& e : items) sampled += e.sample ? 1 : 0;
+    std::vector<int32_t> next(items.size());
+    std::vector<float> all(sampled * size_t(vocab));
+    node.exec->run(items, next, all);
+    if (which >= sampled) return std::vector<float>();
+    return std::vector<float>(all.begin() + which * vocab, all.begin() + (which + 1) * vocab);
+  };
+  const auto whole = logits({piece(0, 96, true)}, 0);
+  logits({piece(0, 40, false)}, 0);
+  std::vector<runtime::ExecItem> batch = others;
+  batch.push_back(piece(40, 56, true));
+  const auto chunked = logits(batch, 63);
+  for (int64_t p = 0; p < 95; ++p) logits({piece(p, 1, false)}, 0);
+  const auto one_by_one = logits({piece(95, 1, true)}, 0);
+  const auto alone = logits({others[17]}, 0);
+  const auto in_batch = logits(others, 17);
+  json j = {{"prefill_vs_chunked_and_batched", same_bits(whole, chunked)},
+            {"prefill_vs_token_by_token", same_bits(whole, one_by_one)},
+            {"decode_alone_vs_in_batch_of_63", same_bits(alone, in_batch)}};
+  std::printf("   batch invariance: %s\n", j.dump().c_str());
+  return j;
+}
+
 json run_policy(const Options& o, const core::ModelSpec& spec, const std::string& policy,
                 double copy_bw, double gemm_flops) {
   runtime::CudaDeviceOptions dopt;
@@ -229,27 +287,7 @@ json run_policy(const Options& o, const core::ModelSpec& spec, const std::string
   json result = {{"policy", policy}, {"gemm_algorithms", device.gemm_algorithms()},
                  {"weight_bytes", device.weight_bytes()}, {"pool_tokens", pool_tokens}};
 
-  // Batch invariance on this device: a request's logits alone and inside a batch of 64.
-  {
-    node.next_block = 0;
-    std::vector<std::vector<int32_t>> tokens(64, std::vector<int32_t>{7});
-    std::vector<std::vector<int64_t>> blocks;
-    std::vector<runtime::ExecItem> items(64);
-    for (int i = 0; i < 64; ++i) {
-      tokens[size_t(i)][0] = (i * 37 + 11) % vocab;
-      blocks.push_back(node.take(32));
-      items[size_t(i)].tokens = tokens[size_t(i)];
-      items[size_t(i)].start = 300 + i;
-      items[size_t(i)].blocks = blocks.back();
-    }
-    std::vector<int32_t> next(64);
-    std::vector<float> alone(static_cast<size_t>(vocab)), batched(size_t(64) * vocab);
-    node.exec->run({&items[17], 1}, next, alone);
-    node.exec->run(items, next, batched);
-    const bool same = std::memcmp(alone.data(), batched.data() + 17 * size_t(vocab), alone.size() * 4) == 0;
-    std::printf("   batch invariance (alone vs in a batch of 64, decode): %s\n", same ? "bitwise equal" : "DIFFERENT");
-    result["batch_invariant_decode_1_vs_64"] = same;
-  }
+  result["batch_invariance"] = invariance_probe(node, vocab);
 
   json decode = json::array();
   const std::vector<int64_t> batches = o.quick ? std::vector<int64_t>{16} : std::vector<int64_t>{1, 16, 64, 256};
