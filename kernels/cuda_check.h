@@ -4,6 +4,8 @@
 //
 // FLOWKV_NCCL_CHECK expands to ncclGetErrorString / ncclSuccess: include <nccl.h> where it is
 // used (this header does not, so that kernel code needs no NCCL).
+// FLOWKV_CUBLAS_CHECK expands to cublasLtGetStatusName / cublasLtGetStatusString: include
+// <cublasLt.h> where it is used.
 // FLOWKV_CUDA_CHECK_LAUNCH() goes right after a kernel launch: launch failures (bad grid,
 // too much shared memory, no kernel image for the device) surface only through
 // cudaGetLastError().
@@ -18,6 +20,10 @@ namespace flowkv::kernels {
 // The NCCL variant takes the already-formatted library message so this file needs no NCCL.
 [[noreturn]] void throw_nccl_error(int status, const char* library_message, const char* expression,
                                    const char* file, int line);
+
+// The cuBLAS variant takes the status name and message already formatted, likewise.
+[[noreturn]] void throw_cublas_error(int status, const char* status_name, const char* library_message,
+                                     const char* expression, const char* file, int line);
 
 }  // namespace flowkv::kernels
 
@@ -39,4 +45,15 @@ namespace flowkv::kernels {
                                           ncclGetErrorString(flowkv_nccl_status_), #expr, \
                                           __FILE__, __LINE__);                           \
     }                                                                                    \
+  } while (0)
+
+#define FLOWKV_CUBLAS_CHECK(expr)                                                          \
+  do {                                                                                     \
+    const cublasStatus_t flowkv_cublas_status_ = (expr);                                   \
+    if (flowkv_cublas_status_ != CUBLAS_STATUS_SUCCESS) {                                  \
+      ::flowkv::kernels::throw_cublas_error(static_cast<int>(flowkv_cublas_status_),       \
+                                            cublasLtGetStatusName(flowkv_cublas_status_),  \
+                                            cublasLtGetStatusString(flowkv_cublas_status_), \
+                                            #expr, __FILE__, __LINE__);                    \
+    }                                                                                      \
   } while (0)
