@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,6 +32,9 @@
 namespace flowkv::runtime {
 
 class Transport;
+
+// Memory of a device, released by its own deleter.
+using DeviceBytes = std::unique_ptr<std::byte, std::function<void(std::byte*)>>;
 
 // One request's part of an iteration.
 struct ExecItem {
@@ -78,6 +82,9 @@ class Device {
   // Moves KV between the pools of nodes on this device (HostCopyTransport on the CPU,
   // DeviceCopyTransport on a GPU); one per transfer worker.
   virtual std::unique_ptr<Transport> make_transport() = 0;
+  // `bytes` of this device's memory (a staging buffer of a per-layer transfer), freed when the
+  // pointer goes.
+  virtual DeviceBytes allocate(int64_t bytes) = 0;
 };
 
 }  // namespace flowkv::runtime

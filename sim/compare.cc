@@ -42,7 +42,7 @@ RunOutcome simulate_into(const core::Scenario& scenario, const traces::Trace& tr
     options.timeline_window = timeline.window;
   }
   SimResult r = simulate(scenario, trace, options);
-  write_results(r, scenario, out);
+  core::write_run_files(r, scenario, out);
   out.commit();
   RunOutcome o;
   o.policy = policy;

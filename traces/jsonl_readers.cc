@@ -1,4 +1,5 @@
 // Readers for the JSON Lines trace formats: Mooncake, LLMServingSim, APEX.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,7 @@ void read_llmservingsim(std::string_view text, RowSink& sink) {
     const int64_t prompt = rows.count("input_toks");
     const int64_t output = rows.count("output_toks");
     std::vector<uint64_t> hashes;
+    std::vector<int32_t> ids;
     if (rows.uint_array("input_tok_ids", token_ids)) {
       if (static_cast<int64_t>(token_ids.size()) != prompt) {
         fail_line(sink.file(), rows.line(),
@@ -113,9 +115,17 @@ void read_llmservingsim(std::string_view text, RowSink& sink) {
                       " token ids but input_toks is " + std::to_string(prompt));
       }
       hashes = hash_token_blocks(token_ids);
+      ids.reserve(token_ids.size());
+      for (const uint64_t t : token_ids) {
+        if (t > static_cast<uint64_t>(INT32_MAX)) {
+          fail_line(sink.file(), rows.line(), "column input_tok_ids: token id " + std::to_string(t) +
+                                                  " is larger than 2147483647");
+        }
+        ids.push_back(static_cast<int32_t>(t));
+      }
     }
     sink.add(rows.line(), rows.require("arrival_time_ns").raw, ns, prompt, output,
-             std::move(hashes));
+             std::move(hashes), std::move(ids));
   }
 }
 

@@ -102,7 +102,7 @@ RowSink::RowSink(std::string file, TraceFormat format, bool ordered, std::string
 
 void RowSink::add(int64_t line, std::string_view raw_time, int64_t arrival_ns,
                   int64_t prompt_tokens, int64_t output_tokens,
-                  std::vector<uint64_t>&& prefix_hashes) {
+                  std::vector<uint64_t>&& prefix_hashes, std::vector<int32_t>&& token_ids) {
   ++stats_.rows;
   if (ordered_) {
     if (have_previous_ && arrival_ns < previous_ns_) {
@@ -136,6 +136,7 @@ void RowSink::add(int64_t line, std::string_view raw_time, int64_t arrival_ns,
   r.prompt_tokens = prompt_tokens;
   r.output_tokens = output_tokens;
   r.prefix_hashes = std::move(prefix_hashes);
+  r.prompt_token_ids = std::move(token_ids);
   requests_.push_back(std::move(r));
 }
 

@@ -28,7 +28,8 @@ class RowSink {
 
   // One data row. `raw_time` is the timestamp as written, for the error message.
   void add(int64_t line, std::string_view raw_time, int64_t arrival_ns, int64_t prompt_tokens,
-           int64_t output_tokens, std::vector<uint64_t>&& prefix_hashes = {});
+           int64_t output_tokens, std::vector<uint64_t>&& prefix_hashes = {},
+           std::vector<int32_t>&& token_ids = {});
   // A row the format defines as not-a-request; counted under `reason`.
   void skip(const char* reason);
 

@@ -79,4 +79,7 @@ void apply_transforms(Trace& trace, const TraceTransforms& transforms);
 Trace load_workload(const nlohmann::json& workload, const std::string& json_path,
                     const std::filesystem::path& base_dir, uint64_t seed);
 
+// summary.json's "workload" object: source, requests, rows, rows_skipped, clamped.
+nlohmann::ordered_json workload_json(const Trace& trace);
+
 }  // namespace flowkv::traces

@@ -97,6 +97,9 @@ void apply_transforms(Trace& trace, const TraceTransforms& t) {
         // hashes of whole blocks, so a clamped prompt never claims a prefix hit it lacks.
         const size_t whole = static_cast<size_t>(r.prompt_tokens / core::kPrefixHashBlockTokens);
         if (r.prefix_hashes.size() > whole) r.prefix_hashes.resize(whole);
+        if (static_cast<int64_t>(r.prompt_token_ids.size()) > r.prompt_tokens) {
+          r.prompt_token_ids.resize(static_cast<size_t>(r.prompt_tokens));
+        }
       }
       r.output_tokens = limit - r.prompt_tokens;
     }

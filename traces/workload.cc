@@ -81,4 +81,14 @@ Trace load_workload(const json& w, const std::string& path, const std::filesyste
   return trace;
 }
 
+nlohmann::ordered_json workload_json(const traces::Trace& trace) {
+  nlohmann::ordered_json workload = nlohmann::ordered_json::object();
+  workload["source"] = trace.source;
+  workload["requests"] = static_cast<int64_t>(trace.requests.size());
+  workload["rows"] = trace.stats.rows;
+  workload["rows_skipped"] = trace.stats.skipped_total();
+  workload["clamped"] = trace.stats.clamped;
+  return workload;
+}
+
 }  // namespace flowkv::traces

@@ -22,6 +22,9 @@ struct Request {
   // Hashes of consecutive kPrefixHashBlockTokens-token prompt blocks; equal prefixes share
   // equal leading hashes. Empty when the trace carries none.
   std::vector<uint64_t> prefix_hashes;
+  // The prompt's token ids when the trace carries them (LLMServingSim's input_tok_ids); empty
+  // otherwise. Only the live backend reads them (runtime/live/token_source.h).
+  std::vector<int32_t> prompt_token_ids;
   int32_t slo_class = 0;       // index into the scenario's SLO classes; 0 is the default
 };
 

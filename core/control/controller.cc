@@ -70,7 +70,7 @@ void Controller::run() {
     process_marked();
     ++totals_.events;
     if (options_.check_invariants) check_invariants();
-    if (options_.progress && (totals_.events & 0xffff) == 0) {
+    if (options_.progress && (totals_.events & ((int64_t{1} << options_.progress_shift) - 1)) == 0) {
       options_.progress(totals_.arrived, totals_.completed + totals_.failed);
     }
   }

@@ -241,6 +241,24 @@ std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> s
   return copies;
 }
 
+std::vector<Copy> plan_staging(const KvLayout& pool, std::span<const BlockRun> blocks, bool gather) {
+  const std::vector<int64_t> ids = expand(blocks);
+  const int64_t n = static_cast<int64_t>(ids.size());
+  const int64_t chunk = pool.geometry.chunk_bytes();
+  std::vector<Copy> copies;
+  copies.reserve(static_cast<size_t>(n * 2 * pool.geometry.num_layers));
+  for (int32_t l = 0; l < pool.geometry.num_layers; ++l) {
+    for (int32_t kv = 0; kv < 2; ++kv) {
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t staged = ((int64_t{l} * 2 + kv) * n + i) * chunk;
+        const int64_t pooled = pool.chunk_offset(l, kv, ids[static_cast<size_t>(i)]);
+        copies.push_back(gather ? Copy{pooled, staged, chunk} : Copy{staged, pooled, chunk});
+      }
+    }
+  }
+  return copies;
+}
+
 TransferCost count_transfer(const KvLayout& src, std::span<const BlockRun> src_blocks,
                             const KvLayout& dst, std::span<const BlockRun> dst_blocks,
                             TransferMode mode) {

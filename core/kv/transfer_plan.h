@@ -48,6 +48,12 @@ std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> s
                                 const KvLayout& dst, std::span<const BlockRun> dst_blocks,
                                 TransferMode mode);
 
+// The local copies of a kPerLayer transfer on one side: every (layer, K|V, block) chunk of
+// `blocks` between the pool and the staging buffer // [num_layers][2][n][block_size][kv_heads][head_dim]
+// that plan_transfer's per-layer copies address. gather: pool -> staging (src offsets in the
+// pool); otherwise staging -> pool. count_transfer's local_copies counts both sides' copies.
+std::vector<Copy> plan_staging(const KvLayout& pool, std::span<const BlockRun> blocks, bool gather);
+
 // Same calls and bytes as plan_transfer(...).size() / sum of bytes, without materialising the
 // copies: O(runs), for the simulator's hot path.
 TransferCost count_transfer(const KvLayout& src, std::span<const BlockRun> src_blocks,

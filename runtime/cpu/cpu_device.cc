@@ -1,6 +1,8 @@
 // CpuDevice: the weights once, the host-memory budget, and the nodes' pools and transports.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "core/base/error.h"
@@ -127,6 +129,15 @@ std::unique_ptr<NodeExecutor> CpuDevice::make_node(const core::KvLayout& layout)
 
 std::unique_ptr<Transport> CpuDevice::make_transport() {
   return std::make_unique<HostCopyTransport>();
+}
+
+DeviceBytes CpuDevice::allocate(int64_t bytes) {
+  FLOWKV_CHECK(bytes >= 0, "negative allocation");
+  auto* p = static_cast<std::byte*>(std::malloc(static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+  if (p == nullptr) {
+    throw core::Error(core::ErrorKind::kRuntime, "out of host memory for a " + std::to_string(bytes) + "-byte buffer");
+  }
+  return DeviceBytes(p, [](std::byte* q) { std::free(q); });
 }
 
 }  // namespace flowkv::runtime

@@ -53,6 +53,7 @@ class CpuDevice final : public Device {
   int64_t free_bytes() const override;
   std::unique_ptr<NodeExecutor> make_node(const core::KvLayout& layout) override;
   std::unique_ptr<Transport> make_transport() override;
+  DeviceBytes allocate(int64_t bytes) override;
 
   const ModelWeights& weights() const { return *weights_; }
   int64_t weight_bytes() const { return weight_bytes_; }

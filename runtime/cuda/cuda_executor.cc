@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
 #include <string>
@@ -12,8 +13,8 @@
 #include "kernels/cuda_check.h"
 #include "kernels/rope.h"
 #include "runtime/cuda/cuda_handles.h"
-#include "runtime/cuda/cuda_node_executor.h"
 #include "runtime/cuda/cuda_model.h"
+#include "runtime/cuda/cuda_node_executor.h"
 #include "runtime/cuda/device_weights.h"
 #include "runtime/cuda/forward.h"
 
@@ -149,6 +150,20 @@ std::unique_ptr<NodeExecutor> CudaDevice::make_node(const core::KvLayout& layout
 std::unique_ptr<Transport> CudaDevice::make_transport() {
   FLOWKV_CUDA_CHECK(cudaSetDevice(model_->ordinal));
   return std::make_unique<DeviceCopyTransport>(model_->options.copy_engine);
+}
+
+DeviceBytes CudaDevice::allocate(int64_t bytes) {
+  FLOWKV_CHECK(bytes >= 0, "negative allocation");
+  FLOWKV_CUDA_CHECK(cudaSetDevice(model_->ordinal));
+  void* p = nullptr;
+  FLOWKV_CUDA_CHECK(cudaMalloc(&p, static_cast<size_t>(std::max<int64_t>(bytes, 1))));
+  const int ordinal = model_->ordinal;
+  return DeviceBytes(static_cast<std::byte*>(p), [ordinal](std::byte* q) {
+    // A deleter cannot throw: a failure to free is reported and ignored.
+    if (cudaSetDevice(ordinal) != cudaSuccess || cudaFree(q) != cudaSuccess) {
+      std::fprintf(stderr, "flowkv: cudaFree of a staging buffer failed\n");
+    }
+  });
 }
 
 const core::ModelSpec& CudaDevice::spec() const { return model_->weights->spec(); }

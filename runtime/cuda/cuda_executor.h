@@ -79,6 +79,7 @@ class CudaDevice final : public Device {
   int64_t free_bytes() const override;
   std::unique_ptr<NodeExecutor> make_node(const core::KvLayout& layout) override;
   std::unique_ptr<Transport> make_transport() override;
+  DeviceBytes allocate(int64_t bytes) override;
 
   const core::ModelSpec& spec() const;
   int64_t weight_bytes() const;

@@ -11,8 +11,8 @@
 #include <set>
 
 #include "core/control/controller.h"
-#include "core/kv/prefix_cache.h"
 #include "core/kv/pool_history.h"
+#include "core/kv/prefix_cache.h"
 #include "core/sched/global_scheduler.h"
 #include "core/sched/load_scenario.h"
 #include "sim/run.h"

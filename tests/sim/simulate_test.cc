@@ -74,9 +74,9 @@ TEST(Simulate, TwoRunsWriteByteIdenticalSummaryAndRequests) {
   std::thread t3([&] { r3 = simulate(s, trace); });
   t2.join();
   t3.join();
-  write_results(r1, s, base / "a");
-  write_results(r2, s, base / "b");
-  write_results(r3, s, base / "c");
+  core::write_run_files(r1, s, base / "a");
+  core::write_run_files(r2, s, base / "b");
+  core::write_run_files(r3, s, base / "c");
   for (const char* f : {"summary.json", "requests.csv", "vllm.json"}) {
     const std::string a = slurp(base / "a" / f);
     EXPECT_FALSE(a.empty());

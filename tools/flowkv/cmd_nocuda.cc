@@ -2,6 +2,7 @@
 // say loudly why they cannot run, rather than being missing.
 #include "core/base/error.h"
 #include "tools/flowkv/command.h"
+#include "tools/flowkv/live_device.h"
 
 namespace flowkv::cli {
 namespace {
@@ -13,5 +14,11 @@ int not_built(const Args&) {
 }
 
 }  // namespace
+
+std::unique_ptr<runtime::Device> make_cuda_live_device(const core::ModelSpec&, const LiveDeviceOptions&) {
+  not_built({});
+  return nullptr;
+}
+
 FLOWKV_COMMAND("bench-transfer", "measure KV transfer on a real GPU (needs a CUDA build)", not_built);
 }  // namespace flowkv::cli
