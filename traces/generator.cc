@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/base/error.h"
+#include "core/base/repository.h"
 #include "traces/prefix_hash.h"
 #include "traces/random.h"
 #include "traces/readers.h"
@@ -365,7 +366,7 @@ std::filesystem::path resolve_data_path(const std::filesystem::path& path,
     return path;
   }
   const std::filesystem::path candidates[] = {base_dir / path,
-                                              std::filesystem::path(FLOWKV_SOURCE_DIR) / path};
+                                              core::repository_dir() / path};
   for (const auto& c : candidates) {
     if (std::filesystem::exists(c)) return c;
   }

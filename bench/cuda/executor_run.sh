@@ -44,7 +44,7 @@ sanitizer=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-san
     --format=csv 2>&1
 } >"$out/env.txt"
 
-tests=(iteration_plan elementwise_ops rope_kv gemm attention cuda_executor)
+tests=(iteration_plan elementwise_ops rope_kv gemm attention cuda_executor live_cuda_proof)
 {
   for t in "${tests[@]}"; do
     stamp "=== ${t}_test"

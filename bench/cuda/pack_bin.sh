@@ -11,7 +11,7 @@ build=${1:-build}
 out=${2:-gpubin}
 tests=(cuda_check device_copy_transport kv_pool layout_copy nccl_transport pattern rendezvous
        segment_copy transfer_bench
-       attention elementwise_ops gemm rope_kv iteration_plan cuda_executor)
+       attention elementwise_ops gemm rope_kv iteration_plan cuda_executor live_cuda_proof live_proof)
 benches=(executor_bench)
 [ -x "$build/tests/segment_copy_test" ] || {
   echo "pack_bin: $build has no GPU test binaries (configure with -DFLOWKV_CUDA=ON)" >&2

@@ -8,10 +8,8 @@
 #include <sstream>
 
 #include "core/base/error.h"
+#include "core/base/repository.h"
 
-#ifndef FLOWKV_SOURCE_DIR
-#error "FLOWKV_SOURCE_DIR must be defined (core/CMakeLists.txt does)"
-#endif
 
 namespace flowkv::core {
 namespace {
@@ -19,7 +17,7 @@ namespace {
 using nlohmann::json;
 
 std::filesystem::path models_dir() {
-  return std::filesystem::path(FLOWKV_SOURCE_DIR) / "scenarios" / "models";
+  return repository_dir() / "scenarios" / "models";
 }
 
 // 1-based line of a byte offset, for parse errors.

@@ -7,11 +7,9 @@
 
 #include "core/base/error.h"
 #include "core/base/json_check.h"
+#include "core/base/repository.h"
 #include "core/base/request.h"
 
-#ifndef FLOWKV_SOURCE_DIR
-#error "FLOWKV_SOURCE_DIR must be defined (core/CMakeLists.txt does)"
-#endif
 
 namespace flowkv::core {
 namespace {
@@ -552,7 +550,7 @@ fs::path find_scenario_file(const fs::path& path) {
   std::vector<fs::path> tried = {path};
   if (fs::is_regular_file(path)) return path;
   if (path.is_relative()) {
-    const fs::path dir = fs::path(FLOWKV_SOURCE_DIR) / "scenarios";
+    const fs::path dir = repository_dir() / "scenarios";
     for (fs::path c : {dir / path, dir / (path.string() + ".json")}) {
       tried.push_back(c);
       if (fs::is_regular_file(c)) return c;
