@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(g++ cmake ninja-build pkg-config
           libboost-program-options-dev libeigen3-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev
+          libopenmpi-dev openmpi-bin)
 # Optional extras named on the command line, e.g. `tools/setup.sh clang libclang-rt-14-dev chromium`.
 packages+=("$@")
 
