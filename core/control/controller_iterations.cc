@@ -47,7 +47,7 @@ void Controller::release_blocks(NodeState& node, BlockList& blocks) {
 bool Controller::start_prefill(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   FLOWKV_CHECK(node.id == r.prefill_node, "prefill started on the wrong node");
-  const int64_t n = (r.prefill_target + scenario_.block_size - 1) / scenario_.block_size;
+  const int64_t n = scenario_.blocks_for_tokens(r.prefill_target);
   BlockList& target = r.colocated() ? r.decode_blocks : r.prefill_blocks;
   FLOWKV_CHECK(target.empty(), "prefill started while holding blocks");
   if (!allocate_blocks(node, n, target)) return false;
