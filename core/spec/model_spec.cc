@@ -267,19 +267,20 @@ void read_quantization(const Reader& r, const json& root, const std::string& sou
 // The parameter count in doubles, before the exact int64 one: a config whose products overflow
 // int64 is refused instead of being counted wrong (the fuzzer writes such configs).
 void check_size(const ModelSpec& m, const std::string& source) {
-  const double h = m.hidden_size, layers = m.num_layers, heads = m.num_heads;
-  double attention = h * (heads + 2.0 * m.num_kv_heads) * m.head_dim * 2;
+  const auto d = [](int64_t v) { return static_cast<double>(v); };
+  const double h = d(m.hidden_size), layers = d(m.num_layers), heads = d(m.num_heads);
+  double attention = h * (heads + 2.0 * d(m.num_kv_heads)) * d(m.head_dim) * 2;
   if (m.is_mla()) {
-    const double qk = double{m.mla.qk_nope_head_dim} + m.mla.qk_rope_head_dim;
-    attention = h * m.mla.q_lora_rank + double{m.mla.q_lora_rank} * heads * qk + h * heads * qk +
-                h * (double{m.mla.kv_lora_rank} + m.mla.qk_rope_head_dim) +
-                double{m.mla.kv_lora_rank} * heads * (double{m.mla.qk_nope_head_dim} + m.mla.v_head_dim) +
-                heads * m.mla.v_head_dim * h;
+    const double qk = d(m.mla.qk_nope_head_dim) + d(m.mla.qk_rope_head_dim);
+    attention = h * d(m.mla.q_lora_rank) + d(m.mla.q_lora_rank) * heads * qk + h * heads * qk +
+                h * (d(m.mla.kv_lora_rank) + d(m.mla.qk_rope_head_dim)) +
+                d(m.mla.kv_lora_rank) * heads * (d(m.mla.qk_nope_head_dim) + d(m.mla.v_head_dim)) +
+                heads * d(m.mla.v_head_dim) * h;
   }
-  const double experts = double{m.moe.num_experts} * (3.0 * h * m.moe.expert_intermediate + 3 * h) +
-                         3.0 * h * m.moe.shared_intermediate + 2.0 * h * m.moe.num_experts;
-  const double total = 2.0 * m.vocab_size * h +
-                       layers * (attention + 3.0 * h * m.intermediate_size + 8 * h + experts);
+  const double experts = d(m.moe.num_experts) * (3.0 * h * d(m.moe.expert_intermediate) + 3 * h) +
+                         3.0 * h * d(m.moe.shared_intermediate) + 2.0 * h * d(m.moe.num_experts);
+  const double total = 2.0 * d(m.vocab_size) * h +
+                       layers * (attention + 3.0 * h * d(m.intermediate_size) + 8 * h + experts);
   if (!(total < 1e15)) {
     throw_input_error(source + ": the config describes about " + std::to_string(total) +
                       " parameters; FlowKV reads models of up to 10^15");
