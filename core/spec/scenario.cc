@@ -503,6 +503,14 @@ void apply_flag_overrides(json& root, const ScenarioOverrides& o) {
         if (g.is_object()) g["gpu"] = *o.gpu;
       }
     }
+    // A role group the flags create takes --gpu, else the scenario's first group's GPU (read before
+    // any group is dropped: "--prefill-nodes 0 --decode-nodes 0 --colocated-nodes 1" keeps the GPU).
+    json default_gpu = "H100-SXM";
+    if (o.gpu) {
+      default_gpu = *o.gpu;
+    } else if (!nodes.empty() && nodes[0].is_object() && nodes[0].contains("gpu")) {
+      default_gpu = nodes[0]["gpu"];
+    }
     const std::pair<const char*, std::optional<int64_t>> counts[] = {
         {"prefill", o.prefill_nodes}, {"decode", o.decode_nodes}, {"colocated", o.colocated_nodes}};
     for (const auto& [role, count] : counts) {
@@ -516,13 +524,7 @@ void apply_flag_overrides(json& root, const ScenarioOverrides& o) {
         if (!same) kept.push_back(g);
       }
       if (group.empty()) {
-        json gpu = "H100-SXM";
-        if (o.gpu) {
-          gpu = *o.gpu;
-        } else if (!nodes.empty() && nodes[0].is_object() && nodes[0].contains("gpu")) {
-          gpu = nodes[0]["gpu"];
-        }
-        group["gpu"] = gpu;
+        group["gpu"] = default_gpu;
         group["role"] = role;
       }
       group["count"] = *count;
