@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/base/error.h"
+#include "runtime/live/local_node_host.h"
 
 namespace flowkv::runtime {
 
@@ -18,14 +19,26 @@ void check_live_model(const core::ModelSpec& model) {
 
 LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, Device& device,
                        const LiveRunOptions& options) {
+  return run_live(
+      scenario, trace,
+      [&](NodeHost::Listener& listener) {
+        LocalNodeHostOptions o;
+        o.work_timeout = options.backend.work_timeout;
+        return std::make_unique<LocalNodeHost>(scenario, device, listener, std::move(o));
+      },
+      options);
+}
+
+LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, const NodeHostFactory& make_host,
+                       const LiveRunOptions& options) {
   check_live_model(scenario.model);
-  LiveBackend backend(scenario, trace.requests, device, options.backend);
+  LiveBackend backend(scenario, trace.requests, make_host, options.backend);
   LiveRunResult result;
   result.run = core::run_controller(scenario, backend, static_cast<int64_t>(trace.requests.size()), options.run, "live");
   result.run.summary["workload"] = traces::workload_json(trace);
   result.run.info.events = backend.events();
   result.stats = backend.stats();
-  result.device = device.name();
+  result.device = backend.device_name();
   result.time_scale = options.backend.time_scale;
   result.outputs.resize(trace.requests.size());
   for (const core::Request& r : trace.requests) {
@@ -39,6 +52,13 @@ LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trac
   live["max_arrival_lag_s"] = core::round9(result.stats.max_arrival_lag.seconds());
   live["timed_out"] = result.stats.timed_out;
   live["controller_busy_s"] = core::round9(result.stats.controller_busy.seconds());
+  live["submit_s"] = core::round9(result.stats.submit_time.seconds());
+  live["dispatch_overhead_s"] = core::round9(result.stats.dispatch_overhead.seconds());
+  live["dispatch_overhead_mean_us"] =
+      result.stats.dispatched > 0
+          ? core::round9(result.stats.dispatch_overhead.seconds() * 1e6 / static_cast<double>(result.stats.dispatched))
+          : 0.0;
+  live["lost_nodes"] = result.stats.lost;
   live["errors"] = result.stats.errors;
   result.run.summary["live"] = std::move(live);
   return result;
