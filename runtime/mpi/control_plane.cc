@@ -9,10 +9,6 @@ namespace flowkv::runtime {
 
 using Clock = std::chrono::steady_clock;
 
-namespace {
-constexpr int kTag = 7;
-}  // namespace
-
 ControlPlane::ControlPlane(MPI_Comm comm, Handler handler, Tick tick, OnError on_error, core::Duration max_idle_sleep)
     : comm_(comm), handler_(std::move(handler)), tick_(std::move(tick)), on_error_(std::move(on_error)),
       max_idle_sleep_(max_idle_sleep), thread_([this] { loop(); }) {}

@@ -38,6 +38,7 @@ struct ControlPlaneStats {
 
 class ControlPlane {
  public:
+  static constexpr int kTag = 7;  // every control message
   using Handler = std::function<void(int source, const wire::Bytes& message)>;
   using Tick = std::function<void()>;
   using OnError = std::function<void(const std::string& what)>;

@@ -97,6 +97,25 @@ int MpiLive::end_controller(int code) {
   session_.abort(code);
 }
 
+void MpiLive::abandon_ranks(MpiSession& session) {
+  if (session.rank() != 0) return;
+  wire::Writer w(wire::Kind::kShutdown);
+  w.u8(1);  // phase 1, leave
+  const wire::Bytes bytes = w.take();
+  std::vector<MPI_Request> sends(static_cast<size_t>(session.size()), MPI_REQUEST_NULL);
+  for (int k = 1; k < session.size(); ++k) {
+    MPI_Isend(bytes.data(), static_cast<int>(bytes.size()), MPI_BYTE, k, ControlPlane::kTag, session.control(),
+              &sends[static_cast<size_t>(k)]);
+  }
+  try {
+    for (MPI_Request& r : sends) {
+      if (r != MPI_REQUEST_NULL) wait_request(r, core::Duration::seconds(1), "tell the ranks the run failed");
+    }
+  } catch (const std::exception&) {
+    // A rank that does not take it in a second is ended by MPI_Abort, or by its own heartbeat.
+  }
+}
+
 RankServer::End MpiLive::serve() {
   FLOWKV_CHECK(session_.rank() != 0, "MpiLive::serve on rank 0");
   RankServerOptions o;

@@ -45,6 +45,9 @@ class MpiLive {
   // Rank 0. summary.json's "live" object gains "ranks", "lost_ranks" and "control_plane".
   LiveRunResult run(const traces::Trace& trace);
   int end_controller(int code);
+  // Rank 0 failed (an error before or during the run): tells every other rank to leave at once
+  // (bounded), before the caller aborts the job, so that no rank waits out a timeout.
+  static void abandon_ranks(MpiSession& session);
   // The other ranks.
   RankServer::End serve();
   int end_rank(const RankServer::End& end);

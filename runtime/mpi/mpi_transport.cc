@@ -1,6 +1,7 @@
 #include "runtime/mpi/mpi_transport.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/base/error.h"
 #include "runtime/mpi/mpi_check.h"
@@ -82,18 +83,35 @@ void MpiTransport::abandon(Record& r, TransferState state, const std::string& wh
 TransferState MpiTransport::poll(TransferId id) {
   Record& r = record(id);
   if (r.state != TransferState::kPending) return r.state;
-  int done = 0;
-  const int rc = MPI_Testall(static_cast<int>(r.requests.size()), r.requests.data(), &done, MPI_STATUSES_IGNORE);
-  if (rc != MPI_SUCCESS) {
-    char text[MPI_MAX_ERROR_STRING] = {};
-    int n = 0;
-    MPI_Error_string(rc, text, &n);
-    abandon(r, TransferState::kFailed, "MPI_Testall: " + std::string(text, static_cast<size_t>(n)));
-  } else if (done) {
-    r.requests.clear();
-    r.state = TransferState::kCompleted;
+  // MPI moves data only inside MPI calls: keep calling while messages complete (a rendezvous
+  // message needs several rounds on both sides), and for a short while after, so a transfer of
+  // many copies is not paced by the caller's sleeps between polls.
+  using Clock = std::chrono::steady_clock;
+  auto quiet_since = Clock::now();
+  std::vector<int> done_index(r.requests.size());
+  for (;;) {
+    int count = 0;
+    const int rc = MPI_Testsome(static_cast<int>(r.requests.size()), r.requests.data(), &count, done_index.data(),
+                                MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) {
+      char text[MPI_MAX_ERROR_STRING] = {};
+      int n = 0;
+      MPI_Error_string(rc, text, &n);
+      abandon(r, TransferState::kFailed, "MPI_Testsome: " + std::string(text, static_cast<size_t>(n)));
+      return r.state;
+    }
+    if (count == MPI_UNDEFINED) {  // every request is complete
+      r.requests.clear();
+      r.state = TransferState::kCompleted;
+      return r.state;
+    }
+    const auto now = Clock::now();
+    if (count > 0) {
+      quiet_since = now;
+    } else if (now - quiet_since > std::chrono::microseconds(100)) {
+      return r.state;
+    }
   }
-  return r.state;
 }
 
 TransferState MpiTransport::wait(TransferId id, core::Duration timeout) {

@@ -9,8 +9,10 @@
 // failed half-way from matching a later one. A loopback (src and dst, peer = this rank) is
 // refused: within a rank, HostCopyTransport moves KV.
 //
-// poll() tests the requests (MPI_Testall); wait() polls until final or the timeout (then
-// kTimedOut: the requests are canceled). cancel(): MPI_Cancel + MPI_Request_free of every
+// poll() tests the requests (MPI_Testsome), and keeps testing while they complete and for
+// 100 us after (MPI progresses only inside MPI calls: a many-copy transfer is not paced by the
+// caller's sleeps); wait() polls until final or the timeout (then kTimedOut: the requests are
+// canceled). cancel(): MPI_Cancel + MPI_Request_free of every
 // pending request; the transfer is kCanceled. A receive that had already matched may still
 // complete afterwards (MPI cannot cancel it): its destination bytes are unspecified, as the
 // Transport contract says; a send's buffer must stay alive (the pool does). An MPI error fails

@@ -16,7 +16,10 @@ RankServer::RankServer(MpiSession& session, const core::Scenario& scenario, cons
       [this](int source, const wire::Bytes& m) {
         if (source == 0) handle(m);
       },
-      [this] { tick(); }, [this](const std::string& what) { std::fprintf(stderr, "live (rank %d): control plane: %s\n", session_.rank(), what.c_str()); },
+      [this] { tick(); },
+      [this](const std::string& what) {
+        if (errors_printed_++ < 20) std::fprintf(stderr, "live (rank %d): control plane: %s\n", session_.rank(), what.c_str());
+      },
       options_.plane.max_idle_sleep);
 }
 
@@ -136,6 +139,7 @@ RankServer::End RankServer::run() {
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return hello_ || !controller_lost_.empty() || shutdown_phase_ >= 0; });
   if (!controller_lost_.empty()) return End{false, 3, controller_lost_};
+  if (!hello_) return End{false, 0, ""};  // rank 0 failed before the run (it says why)
   const uint64_t mine = scenario_digest(scenario_);
   const bool same = digest_ == mine;
   lock.unlock();

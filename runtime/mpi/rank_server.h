@@ -65,6 +65,7 @@ class RankServer final : private NodeHost::Listener {
   int shutdown_phase_ = -1;  // 0: stop nodes; 1: leave; 2: finalize
   std::string controller_lost_;
   std::chrono::steady_clock::time_point heard_;
+  int errors_printed_ = 0;  // the plane's thread only
   std::mutex host_mu_;                   // the plane's thread uses host_; run() destroys it
   std::unique_ptr<LocalNodeHost> host_;
   std::unique_ptr<ControlPlane> plane_;  // last: stopped first

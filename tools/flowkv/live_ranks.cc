@@ -86,9 +86,11 @@ int live_over_ranks(const LiveCommand& command, const runtime::LaunchEnv& env) {
     return live.end_controller(0);
   } catch (const core::Error& e) {
     std::fprintf(stderr, "flowkv live (rank %d of %d): error: %s\n", rank, session.size(), e.what());
+    runtime::MpiLive::abandon_ranks(session);
     session.abort(e.exit_code());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "flowkv live (rank %d of %d): internal error: %s\n", rank, session.size(), e.what());
+    runtime::MpiLive::abandon_ranks(session);
     session.abort(1);
   }
 }

@@ -115,21 +115,31 @@ TEST_F(LiveMpi, WithACrashFaultSameTokens) {
   // re-prefilled, across ranks (P0 on rank 0 with the controller, D0 on rank 1, D1 on rank 2);
   // the tokens are still the fault-free single-process ones.
   const std::string& ref = reference();
-  const Launch r = live(mpirun(3), "mpi3-fault", "--decode-nodes 2 --fault node=D0,at=0.2,for=0.2");
+  const Launch r = live(mpirun(3), "mpi3-fault", "--decode-nodes 2 --set kv.transfer=merged --fault node=D0,at=0.2,for=0.2");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(tokens("mpi3-fault"), ref) << r.out;
   EXPECT_NE(summary("mpi3-fault").find("\"node_failures\": 1"), std::string::npos) << summary("mpi3-fault");
 }
 
 TEST_F(LiveMpi, TwoRanksHostingFourNodesSameTokens) {
-  // P0 and D0 on rank 1, P1 and D1 on rank 2: transfers within a rank and between ranks.
-  const std::string nodes = "--prefill-nodes 2 --decode-nodes 2";
+  // P0 and D0 on rank 1, P1 and D1 on rank 2: transfers within a rank and between ranks, per
+  // layer (gathered into and scattered out of staging buffers on each side).
+  const std::string nodes = "--prefill-nodes 2 --decode-nodes 2 --set kv.transfer=per-layer";
   const Launch single = live("", "single4", nodes);
   ASSERT_EQ(single.exit_code, 0) << single.out;
   const Launch r = live(mpirun(3), "mpi4", nodes + " --set 'placement={\"P0\": 1, \"D0\": 1, \"P1\": 2, \"D1\": 2}'");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(tokens("mpi4"), tokens("single4")) << r.out;
   EXPECT_EQ(tokens("mpi4"), reference());
+}
+
+TEST_F(LiveMpi, ABadPlacementIsAnInputErrorNotAHang) {
+  const Launch r = live(mpirun(3), "bad", "--set 'placement={\"P0\": 1, \"D0\": 5}'", 60);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("placement.D0.rank: rank 5 but the run has 3 ranks"), std::string::npos) << r.out;
+  const Launch wrong_count = live(mpirun(2), "count", "--decode-nodes 2", 60);
+  EXPECT_EQ(wrong_count.exit_code, 2) << wrong_count.out;
+  EXPECT_NE(wrong_count.out.find("give the scenario a \"placement\""), std::string::npos) << wrong_count.out;
 }
 
 // The pid of `rank` of the mpirun whose environment has FLOWKV_TEST_RUN=tag (-1: none yet).
