@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 
 const char* const kUsage =
     "flowkv live --scenario FILE [--device cpu|cuda] [--time-scale X] [--weights DIR] [--threads N] "
-    "[--save-tokens] [--timeline] [--work-timeout-s S] [--heartbeat-timeout-s S] [--startup-timeout-s S] [--out DIR] "
+    "[--save-tokens] [--detailed] [--timeline] [--work-timeout-s S] [--heartbeat-timeout-s S] [--startup-timeout-s S] [--out DIR] "
     "[--quiet] [--trace FILE] [--trace-format F] "
     "[--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] "
     "[--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]...";
@@ -51,6 +51,7 @@ int live(const Args& args) {
       ("startup-timeout-s", po::value<double>(&startup_timeout_s),
        "launched over MPI ranks: how long the ranks may take to start and build their nodes (default 600)")
       ("save-tokens", "also write DIR/tokens.jsonl: every request's generated token ids")
+      ("detailed", "vllm.json also holds vLLM's per-request arrays, the generated token ids among them")
       ("timeline", "also write DIR/timeline.json (Chrome trace format; docs/timeline.md)")
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>-live)")
       ("quiet", "no progress bar");
@@ -77,6 +78,7 @@ int live(const Args& args) {
   c.timeline = vm.count("timeline") > 0;
   c.save_tokens = vm.count("save-tokens") > 0;
   c.quiet = vm.count("quiet") > 0;
+  c.run.run.detailed = vm.count("detailed") > 0;
   c.heartbeat_timeout_s = heartbeat_timeout_s;
   c.startup_timeout_s = startup_timeout_s;
 
