@@ -66,7 +66,11 @@ void ControlPlane::reap_sends() {
   for (auto it = in_flight_.begin(); it != in_flight_.end(); ++it) {
     int done = 0;
     FLOWKV_MPI_CHECK(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE));
-    if (!done) *keep++ = std::move(*it);
+    if (done) continue;
+    // Never a self-move: moving a vector onto itself frees its buffer (libstdc++), under a send
+    // MPI has not finished reading (the receiver got garbage: "unknown kind").
+    if (keep != it) *keep = std::move(*it);
+    ++keep;
   }
   in_flight_.erase(keep, in_flight_.end());
 }
