@@ -66,6 +66,10 @@ int live(const Args& args) {
   LiveCommand c;
   c.scenario = core::load_scenario(scenario_path, o);
   const core::Scenario& scenario = c.scenario;
+  // Every rank reads the scenario; rank 0 (or the only process) says what it accepted.
+  if (runtime::read_launch_env().rank == 0) {
+    for (const std::string& w : scenario.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  }
   runtime::check_live_model(scenario.model);
   c.out = out_dir.empty() ? fs::path("results") / (scenario.name + "-live") : fs::path(out_dir);
   c.device.kind = device;
