@@ -15,6 +15,7 @@
 #include "tools/flowkv/live_device.h"
 #include "tools/flowkv/run_summary.h"
 #include "tools/flowkv/scenario_flags.h"
+#include "tools/report/fidelity.h"
 
 namespace flowkv::cli {
 namespace {
@@ -23,9 +24,37 @@ namespace fs = std::filesystem;
 
 const char* const kUsage =
     "flowkv live --scenario FILE [--device cpu|cuda] [--time-scale X] [--weights DIR] [--threads N] "
-    "[--save-tokens] [--timeline] [--work-timeout-s S] [--out DIR] [--quiet] [--trace FILE] [--trace-format F] "
+    "[--save-tokens] [--timeline] [--compare-sim] [--work-timeout-s S] [--out DIR] [--quiet] [--trace FILE] [--trace-format F] "
     "[--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] "
-    "[--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]...";
+    "[--rate-scale X] [--seed S] [--cost-profile FILE] [--set json.path=value]... [--fault SPEC]...";
+
+// The simulation of the scenario that just ran live, with live's arrival times: live divides
+// arrival times by --time-scale, the simulator by workload.rate_scale, so the simulation gets the
+// product. Writes OUT/sim and OUT/fidelity.json, OUT/fidelity_requests.csv.
+void compare_with_simulation(const std::string& scenario_path, core::ScenarioOverrides o, const core::Scenario& live,
+                             double time_scale, const fs::path& out) {
+  double rate_scale = 1.0;
+  if (live.workload.is_object() && live.workload.contains("rate_scale") && live.workload["rate_scale"].is_number()) {
+    rate_scale = live.workload["rate_scale"].get<double>();
+  }
+  o.sets.push_back("workload.rate_scale=" + nlohmann::json(rate_scale * time_scale).dump());
+  const core::Scenario scenario = core::load_scenario(scenario_path, o);
+  const traces::Trace trace = sim::load_scenario_trace(scenario);
+  std::fprintf(stderr, "live: simulating the same scenario (%s cost model, rate scale %g)\n",
+               core::to_string(scenario.cost.kind), rate_scale * time_scale);
+  const sim::SimResult result = sim::simulate(scenario, trace);
+  core::write_run_files(result, scenario, out / "sim");
+  report::FidelityOptions fo;
+  fo.profile = scenario.cost.profile_path;
+  const report::FidelityResult r = report::compare_runs(out, out / "sim", fo);
+  core::OutputDir dir(out);
+  dir.open("fidelity.json") << report::fidelity_json(r).dump(2) << "\n";
+  dir.open("fidelity_requests.csv") << report::fidelity_requests_csv(r);
+  dir.commit();
+  std::printf("%s", report::fidelity_table(r).c_str());
+  std::printf("wrote %s/sim/{summary.json,requests.csv,run.json,vllm.json}, %s/{fidelity.json,fidelity_requests.csv}\n",
+              out.string().c_str(), out.string().c_str());
+}
 
 int live(const Args& args) {
   po::options_description opts("options");
@@ -45,6 +74,10 @@ int live(const Args& args) {
        "an iteration or transfer not done after this many seconds times out and goes through recovery (default 300)")
       ("save-tokens", "also write DIR/tokens.jsonl: every request's generated token ids")
       ("timeline", "also write DIR/timeline.json (Chrome trace format; docs/timeline.md)")
+      ("compare-sim",
+       "then simulate the same scenario at the same arrival times (workload.rate_scale x --time-scale; with the "
+       "scenario's cost model, calibrated with --cost-profile FILE) into DIR/sim and write DIR/fidelity.json "
+       "(flowkv fidelity DIR DIR/sim)")
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>-live)")
       ("quiet", "no progress bar");
   po::variables_map vm;
@@ -87,6 +120,7 @@ int live(const Args& args) {
   for (const std::string& e : result.stats.errors) std::fprintf(stderr, "live: error: %s\n", e.c_str());
   std::printf("wrote %s/{summary.json,requests.csv,run.json,vllm.json,iterations.csv%s%s}\n", out.string().c_str(),
               vm.count("save-tokens") ? ",tokens.jsonl" : "", vm.count("timeline") ? ",timeline.json" : "");
+  if (vm.count("compare-sim")) compare_with_simulation(scenario_path, o, scenario, time_scale, out);
   return 0;
 }
 

@@ -138,6 +138,7 @@ Run load_run(const fs::path& dir, const std::string& origin) {
   r.summary = read_summary_json(dir / "summary.json");
   r.requests = requests_if_present(dir);
   r.timeline = timeline_if_present(dir);
+  if (fs::exists(dir / "fidelity.json")) r.fidelity = read_fidelity(dir);
   return r;
 }
 
