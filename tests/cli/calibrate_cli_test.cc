@@ -48,6 +48,20 @@ TEST_F(CalibrateCli, TinyGridWritesAProfileTheSimulatorUses) {
   EXPECT_EQ(summary["requests"]["completed"], 40);
 }
 
+// The GPU grid (docs/calibration.md, "On a GPU"): Llama-3.1-8B with random weights, both
+// layouts, 86 shapes per layout; --dry-run prints it without a device (this build may have none)
+// and writes nothing.
+TEST_F(CalibrateCli, DryRunPrintsTheLlama8bGridWithoutTiming) {
+  const fs::path out = dir_ / "never.json";
+  const auto r = run_flowkv("calibrate --device cuda --model llama-3.1-8b --max-context 8192 --dry-run --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("llama-3.1-8b, 2 layout(s), tokens <= 8192, batch <= 256, context <= 8192, density 5: "
+                       "86 iteration shapes per layout (24 prefill, 30 decode, 32 mixed)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(CalibrateCli, HelpAndBadFlags) {
   EXPECT_EQ(run_flowkv("calibrate --help").exit_code, 0);
   const fs::path out = dir_ / "p.json";

@@ -36,7 +36,7 @@ const char* const kUsage =
     "flowkv calibrate --fit PROFILE.json  |  flowkv calibrate (--model NAME | --scenario FILE) --out PROFILE.json "
     "[--device cpu|cuda] [--weights DIR] "
     "[--threads N] [--layouts paged,contiguous] [--block-size N] [--max-tokens N] [--max-batch N] [--max-context N] "
-    "[--density N] [--repeats N] [--warmup N] [--point-budget-s S] [--probe-requests N] [--no-transfers] "
+    "[--density N] [--repeats N] [--warmup N] [--point-budget-s S] [--probe-requests N] [--no-transfers] [--dry-run] "
     "[--set json.path=value]... [--seed S] [--quiet]";
 
 // A 1P1D probe scenario for a model given without a scenario.
@@ -114,6 +114,7 @@ int calibrate(const Args& args) {
       ("probe-requests", po::value<int32_t>(&probe_requests),
        "requests of the short live run that measures the backend's overhead (default 48; 0 skips it)")
       ("no-transfers", "do not time the transport")
+      ("dry-run", "time nothing: print the grid's shapes per phase and the largest one's KV, then exit")
       ("set", po::value<std::vector<std::string>>()->composing(), "override a key of the scenario (json.path=value)")
       ("seed", po::value<uint64_t>(&seed), "random weights and token ids (default: the scenario's seed, else 1)")
       ("quiet", "no progress line");
@@ -130,7 +131,7 @@ int calibrate(const Args& args) {
     return 0;
   }
   if (model_name.empty() == scenario_path.empty()) core::throw_input_error("give --model or --scenario (one of them)");
-  if (out_file.empty()) core::throw_input_error("--out: missing (the profile to write)");
+  if (out_file.empty() && !vm.count("dry-run")) core::throw_input_error("--out: missing (the profile to write)");
   if (vm.count("threads") && threads < 1) core::throw_input_error("--threads: expected at least 1");
   if (block_size < 1 || block_size > 4096) core::throw_input_error("--block-size: expected 1..4096");
   if (vm.count("max-tokens") && max_tokens < 1) core::throw_input_error("--max-tokens: expected at least 1");
@@ -192,7 +193,6 @@ int calibrate(const Args& args) {
   dopts.nodes = static_cast<int32_t>(s.nodes.size());
   const int32_t cores = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
   const int32_t used_threads = threads > 0 ? threads : std::max(1, cores / std::max(1, dopts.nodes));
-  std::unique_ptr<runtime::Device> dev = make_live_device(s.model, dopts);
   const std::vector<runtime::GridPoint> points = runtime::iteration_grid(grid);
   int64_t per_phase[core::kNumPhases] = {0, 0, 0};
   for (const runtime::GridPoint& p : points) ++per_phase[static_cast<int>(core::phase_of(p.shape()))];
@@ -204,6 +204,21 @@ int calibrate(const Args& args) {
                               ": raise --density or widen --max-tokens / --max-batch / --max-context");
     }
   }
+  if (vm.count("dry-run")) {
+    int64_t most_blocks = 0;
+    for (const runtime::GridPoint& p : points) most_blocks = std::max(most_blocks, p.blocks(grid.block_size));
+    const core::KvGeometry unit = s.model.kv_geometry(grid.block_size, 1);
+    std::printf("calibrate --dry-run: %s, %zu layout(s), tokens <= %lld, batch <= %lld, context <= %lld, density %d: "
+                "%zu iteration shapes per layout (%lld prefill, %lld decode, %lld mixed); the largest needs %lld KV blocks "
+                "(%.2f GB; shapes that do not fit the device's pool are skipped)\n",
+                s.model.name.c_str(), grid.layouts.size(), static_cast<long long>(grid.max_tokens),
+                static_cast<long long>(grid.max_batch), static_cast<long long>(grid.max_context), grid.density, points.size(),
+                static_cast<long long>(per_phase[0]), static_cast<long long>(per_phase[1]),
+                static_cast<long long>(per_phase[2]), static_cast<long long>(most_blocks),
+                1e-9 * static_cast<double>(most_blocks * unit.block_bytes()));
+    return 0;
+  }
+  std::unique_ptr<runtime::Device> dev = make_live_device(s.model, dopts);
   std::fprintf(stderr, "calibrate: %s on %s: %zu iteration shapes x %zu layout(s) (tokens <= %lld, batch <= %lld, context <= %lld)%s\n",
                s.model.name.c_str(), dev->name().c_str(), points.size(), grid.layouts.size(),
                static_cast<long long>(grid.max_tokens), static_cast<long long>(grid.max_batch),
