@@ -11,12 +11,24 @@ using core::Completion;
 using core::Duration;
 using core::Time;
 
-SimBackend::SimBackend(const core::Scenario& scenario, std::span<const core::Request> requests)
-    : scenario_(scenario), requests_(requests), links_(scenario.nodes.size(), scenario.link.bytes_per_s) {
+namespace {
+
+std::shared_ptr<const CalibratedModel> fitted(const core::Scenario& scenario, std::shared_ptr<const CalibratedModel> given) {
+  if (scenario.cost.kind != core::CostModelKind::kCalibrated) return nullptr;
+  return given ? std::move(given) : calibrated_model_for(scenario);
+}
+
+}  // namespace
+
+SimBackend::SimBackend(const core::Scenario& scenario, std::span<const core::Request> requests,
+                       std::shared_ptr<const CalibratedModel> calibrated)
+    : scenario_(scenario), requests_(requests), calibrated_(fitted(scenario, std::move(calibrated))),
+      links_(scenario.nodes.size(), calibrated_ ? calibrated_->transfer_bytes_per_s() : scenario.link.bytes_per_s) {
   compute_.reserve(scenario.nodes.size());
   for (const core::NodeSpec& n : scenario.nodes) compute_.emplace_back(scenario.model, n, scenario.cost);
   const size_t nodes = scenario.nodes.size();
   down_.assign(nodes, 0);
+  sender_free_.assign(nodes, Time::zero());
   link_down_.assign(nodes, 0);
   slow_.resize(nodes);
   on_node_.resize(nodes);
@@ -38,7 +50,9 @@ void SimBackend::submit(const core::Work& work) {
       return;
     }
     on_node_[node].push_back(core::to_int(it->id));
-    engine_.schedule_after(compute_[node].iteration_time(*it), Payload{Kind::kWorkDone, node, core::to_int(it->id)});
+    const Duration took = calibrated_ ? calibrated_->iteration_time(scenario_.nodes[node].layout.kind, shape_of(*it))
+                                      : compute_[node].iteration_time(*it);
+    engine_.schedule_after(took, Payload{Kind::kWorkDone, node, core::to_int(it->id)});
   } else if (const auto* t = std::get_if<core::Transfer>(&work)) {
     ++outstanding_;
     uint32_t index;
@@ -50,6 +64,18 @@ void SimBackend::submit(const core::Work& work) {
       transfers_.emplace_back();
     }
     transfers_[index] = PendingTransfer{t->id, core::to_int(t->src), core::to_int(t->dst), t->bytes, true};
+    if (calibrated_) {
+      // As the live backend on one device: a node sends its transfers one after another, each
+      // taking the fitted time (a per-layer transfer's gather and scatter move its bytes twice more).
+      const uint32_t src = core::to_int(t->src);
+      const double bytes = static_cast<double>(t->bytes) * (t->local_copies > 0 ? 3.0 : 1.0);
+      const Time start = std::max(engine_.now(), sender_free_[src]);
+      sender_free_[src] = start + calibrated_->transfer_latency(t->calls + t->local_copies) +
+                          Duration::from_seconds(bytes / calibrated_->transfer_bytes_per_s());
+      transfers_[index].bytes = 0;  // no bytes phase: done when its time on the sender is
+      engine_.schedule(sender_free_[src], Payload{Kind::kTransferLatencyDone, 0, index});
+      return;
+    }
     Duration setup = scenario_.link.per_call_latency * t->calls;
     if (t->local_copies > 0) {
       // Per-layer transfers gather into a staging buffer on the source and scatter on the

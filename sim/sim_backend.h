@@ -1,9 +1,12 @@
 // SimBackend: the Backend of the simulator, in virtual time.
 //
 // Arrivals stream from the trace (already sorted); work completes after modelled durations:
-//   iteration  ComputeModel of its node (sim/cost_model.h)
+//   iteration  ComputeModel of its node (sim/cost_model.h), or the CalibratedModel fitted to the
+//              scenario's profile (sim/calibrated_model.h) when cost_model.kind is calibrated
 //   transfer   calls * per_call_latency (+ gather/scatter time for per-layer transfers), then
-//              the bytes through the shared LinkModel (sim/link_model.h)
+//              the bytes through the shared LinkModel (sim/link_model.h); calibrated: the fit's
+//              time, each node sending its transfers one after another as the live backend's
+//              one sender worker per node does (no LinkModel; link-slow faults do not apply)
 //   role flip  its cost;  timer  its delay
 // At equal times completions come before arrivals, and events in the order they were scheduled:
 // a run is a pure function of (scenario, trace). next() returns nullopt when no arrival is left
@@ -22,6 +25,7 @@
 
 #include "core/spec/scenario.h"
 #include "core/work/backend.h"
+#include "sim/calibrated_model.h"
 #include "sim/cost_model.h"
 #include "sim/engine.h"
 #include "sim/link_model.h"
@@ -30,7 +34,10 @@ namespace flowkv::sim {
 
 class SimBackend final : public core::Backend {
  public:
-  SimBackend(const core::Scenario& scenario, std::span<const core::Request> requests);
+  // `calibrated`: the scenario's fitted model when its cost model is calibrated (nullptr: fitted
+  // here from the scenario's profile; callers that run many simulations may fit once and share).
+  SimBackend(const core::Scenario& scenario, std::span<const core::Request> requests,
+             std::shared_ptr<const CalibratedModel> calibrated = nullptr);
 
   core::Time now() const override { return engine_.now(); }
   void submit(const core::Work& work) override;
@@ -68,6 +75,7 @@ class SimBackend final : public core::Backend {
   int64_t arrivals_done_ = 0;
   Engine<Payload> engine_;
   std::vector<ComputeModel> compute_;
+  std::shared_ptr<const CalibratedModel> calibrated_;  // null: the roofline prices iterations
   LinkModel links_;
   std::vector<PendingTransfer> transfers_;
   std::vector<uint32_t> free_transfers_;
@@ -84,6 +92,7 @@ class SimBackend final : public core::Backend {
   std::vector<int32_t> link_down_;
   std::vector<std::vector<double>> slow_;
   std::vector<std::vector<uint64_t>> on_node_;
+  std::vector<core::Time> sender_free_;  // calibrated: when each node's sender is next free
 };
 
 }  // namespace flowkv::sim

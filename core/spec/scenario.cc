@@ -313,10 +313,26 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out, int32_t& kv_dtype,
   if (!kv_dtype_name.empty()) out["dtype"] = kv_dtype_name;
 }
 
-void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
+void parse_cost(const json* c, Scenario& s, ordered_json& out) {
+  CostModelSpec& cost = s.cost;
+  std::string profile_text;
   if (c) {
-    jcheck::check_object(*c, "cost_model", {"compute_efficiency", "memory_efficiency", "tp_efficiency",
+    jcheck::check_object(*c, "cost_model", {"kind", "profile", "compute_efficiency", "memory_efficiency", "tp_efficiency",
                                           "iteration_overhead_us", "role_flip_ms", "node_startup_s", "ep_overlap"});
+    if (const json* v = jcheck::member(*c, "kind")) {
+      const std::string kind = jcheck::string(*v, "cost_model.kind");
+      if (kind == "calibrated") {
+        cost.kind = CostModelKind::kCalibrated;
+      } else if (kind != "roofline") {
+        jcheck::fail("cost_model.kind", "\"roofline\" (the default) or \"calibrated\"", *v);
+      }
+    }
+    if (const json* v = jcheck::member(*c, "profile")) {
+      profile_text = jcheck::string(*v, "cost_model.profile");
+      if (cost.kind != CostModelKind::kCalibrated) {
+        throw_input_error("cost_model.profile: a profile is read only with \"kind\": \"calibrated\"");
+      }
+    }
     if (const json* v = jcheck::member(*c, "ep_overlap")) cost.ep_overlap = jcheck::boolean(*v, "cost_model.ep_overlap");
     if (const json* v = jcheck::member(*c, "compute_efficiency")) cost.compute_efficiency = jcheck::number_in(*v, "cost_model.compute_efficiency", 1e-3, 1.0);
     if (const json* v = jcheck::member(*c, "memory_efficiency")) cost.memory_efficiency = jcheck::number_in(*v, "cost_model.memory_efficiency", 1e-3, 1.0);
@@ -331,7 +347,28 @@ void parse_cost(const json* c, CostModelSpec& cost, ordered_json& out) {
       cost.node_startup = Duration::from_seconds(jcheck::number_in(*v, "cost_model.node_startup_s", 0, 86400));
     }
   }
+  if (cost.kind == CostModelKind::kCalibrated) {
+    if (profile_text.empty()) {
+      throw_input_error("cost_model.profile: missing (kind \"calibrated\" needs the profile flowkv calibrate wrote)");
+    }
+    cost.profile_path = fs::path(profile_text).is_absolute() ? fs::path(profile_text) : s.base_dir / profile_text;
+    auto profile = std::make_shared<CalibrationProfile>(
+        rethrow_with_path("cost_model.profile", [&] { return load_profile(cost.profile_path); }));
+    rethrow_with_path("cost_model.profile", [&] { check_profile_fits(*profile, s.model, s.block_size, s.layout); });
+    for (const NodeSpec& n : s.nodes) {
+      if (n.tensor_parallel != 1) {
+        throw_input_error(n.json_path + ".tensor_parallel: the calibrated cost model prices one device as profiled; "
+                          "tensor_parallel must be 1 (use the roofline for tensor-parallel nodes)");
+      }
+    }
+    cost.profile = std::move(profile);
+  }
   out = ordered_json::object();
+  // Only a calibrated model adds keys: the default's resolved scenario is what it always was.
+  if (cost.kind == CostModelKind::kCalibrated) {
+    out["kind"] = "calibrated";
+    out["profile"] = profile_text;
+  }
   out["compute_efficiency"] = cost.compute_efficiency;
   out["memory_efficiency"] = cost.memory_efficiency;
   out["tp_efficiency"] = cost.tp_efficiency;
@@ -673,7 +710,7 @@ Scenario parse_scenario_spec(const json& root, const std::string& source, const 
     s.seed = v->get<uint64_t>();
   }
   ordered_json cost_out;
-  parse_cost(jcheck::member(root, "cost_model"), s.cost, cost_out);
+  parse_cost(jcheck::member(root, "cost_model"), s, cost_out);
   if (const json* v = jcheck::member(root, "max_retries")) {
     s.max_retries = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*v, "max_retries", 0), 1000));
   }
@@ -706,6 +743,10 @@ Scenario parse_scenario_spec(const json& root, const std::string& source, const 
   if (const json* v = jcheck::member(root, "placement")) out["placement"] = parse_placement(*v, s);
   s.resolved = std::move(out);
   return s;
+}
+
+const char* to_string(CostModelKind kind) {
+  return kind == CostModelKind::kCalibrated ? "calibrated" : "roofline";
 }
 
 fs::path find_scenario_file(const fs::path& path) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "core/kv/block_allocator.h"
 #include "core/kv/kv_layout.h"
 #include "core/kv/transfer_plan.h"
+#include "core/spec/calibration_profile.h"
 #include "core/spec/fault_spec.h"
 #include "core/spec/hardware_spec.h"
 #include "core/spec/model_spec.h"
@@ -65,8 +67,20 @@ struct SloSpec {
   double tpot_s = 0;  // ... and TPOT <= tpot_s (single-token requests: TTFT only)
 };
 
+// How the simulator prices an iteration: the roofline of the nodes' GPUs (sim/cost_model.h, the
+// default) or a model fitted to a profile that `flowkv calibrate` measured on a real executor
+// (sim/calibrated_model.h).
+enum class CostModelKind : uint8_t { kRoofline, kCalibrated };
+const char* to_string(CostModelKind kind);
+
 // Factors of the simulator's cost models (sim/cost_model.h); the live runtime ignores them.
 struct CostModelSpec {
+  CostModelKind kind = CostModelKind::kRoofline;
+  // kind calibrated: cost_model.profile, resolved against the scenario's folder, read and checked
+  // against the model and block size when the scenario is read (an input error otherwise). The
+  // roofline's efficiencies and iteration_overhead_us are then unused.
+  std::filesystem::path profile_path;
+  std::shared_ptr<const CalibrationProfile> profile;
   double compute_efficiency = 0.55;  // achieved / peak FLOP/s for the matmuls and attention
   double memory_efficiency = 0.80;   // achieved / peak HBM bytes/s
   double tp_efficiency = 0.90;       // tensor-parallel scaling per extra GPU (1 = perfect)

@@ -17,6 +17,7 @@
 #include "tools/flowkv/live_ranks.h"
 #include "tools/flowkv/run_summary.h"
 #include "tools/flowkv/scenario_flags.h"
+#include "tools/report/fidelity.h"
 
 namespace flowkv::cli {
 namespace {
@@ -25,10 +26,41 @@ namespace fs = std::filesystem;
 
 const char* const kUsage =
     "flowkv live --scenario FILE [--device cpu|cuda] [--time-scale X] [--weights DIR] [--threads N] "
-    "[--save-tokens] [--detailed] [--timeline] [--work-timeout-s S] [--heartbeat-timeout-s S] [--startup-timeout-s S] [--out DIR] "
-    "[--quiet] [--trace FILE] [--trace-format F] "
+    "[--save-tokens] [--detailed] [--timeline] [--compare-sim] [--work-timeout-s S] [--heartbeat-timeout-s S] "
+    "[--startup-timeout-s S] [--out DIR] [--quiet] [--trace FILE] [--trace-format F] "
     "[--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] "
-    "[--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]...";
+    "[--rate-scale X] [--seed S] [--cost-profile FILE] [--set json.path=value]... [--fault SPEC]...";
+
+// The simulation of the scenario that just ran live, with live's arrival times: live divides
+// arrival times by --time-scale, the simulator by workload.rate_scale, so the simulation gets the
+// product. Writes OUT/sim and OUT/fidelity.json, OUT/fidelity_requests.csv.
+void compare_with_simulation(const LiveCommand& c) {
+  const core::Scenario& live = c.scenario;
+  const fs::path& out = c.out;
+  const double time_scale = c.run.backend.time_scale;
+  core::ScenarioOverrides o = c.overrides;
+  double rate_scale = 1.0;
+  if (live.workload.is_object() && live.workload.contains("rate_scale") && live.workload["rate_scale"].is_number()) {
+    rate_scale = live.workload["rate_scale"].get<double>();
+  }
+  o.sets.push_back("workload.rate_scale=" + nlohmann::json(rate_scale * time_scale).dump());
+  const core::Scenario scenario = core::load_scenario(c.scenario_path, o);
+  const traces::Trace trace = sim::load_scenario_trace(scenario);
+  std::fprintf(stderr, "live: simulating the same scenario (%s cost model, rate scale %g)\n",
+               core::to_string(scenario.cost.kind), rate_scale * time_scale);
+  const sim::SimResult result = sim::simulate(scenario, trace);
+  core::write_run_files(result, scenario, out / "sim");
+  report::FidelityOptions fo;
+  fo.profile = scenario.cost.profile_path;
+  const report::FidelityResult r = report::compare_runs(out, out / "sim", fo);
+  core::OutputDir dir(out);
+  dir.open("fidelity.json") << report::fidelity_json(r).dump(2) << "\n";
+  dir.open("fidelity_requests.csv") << report::fidelity_requests_csv(r);
+  dir.commit();
+  std::printf("%s", report::fidelity_table(r).c_str());
+  std::printf("wrote %s/sim/{summary.json,requests.csv,run.json,vllm.json}, %s/{fidelity.json,fidelity_requests.csv}\n",
+              out.string().c_str(), out.string().c_str());
+}
 
 int live(const Args& args) {
   po::options_description opts("options");
@@ -53,6 +85,10 @@ int live(const Args& args) {
       ("save-tokens", "also write DIR/tokens.jsonl: every request's generated token ids")
       ("detailed", "vllm.json also holds vLLM's per-request arrays, the generated token ids among them")
       ("timeline", "also write DIR/timeline.json (Chrome trace format; docs/timeline.md)")
+      ("compare-sim",
+       "then simulate the same scenario at the same arrival times (workload.rate_scale x --time-scale; with the "
+       "scenario's cost model, calibrated with --cost-profile FILE) into DIR/sim and write DIR/fidelity.json "
+       "(flowkv fidelity DIR DIR/sim)")
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>-live)")
       ("quiet", "no progress bar");
   po::variables_map vm;
@@ -84,6 +120,9 @@ int live(const Args& args) {
   c.quiet = vm.count("quiet") > 0;
   c.run.run.detailed = vm.count("detailed") > 0;
   c.heartbeat_timeout_s = heartbeat_timeout_s;
+  c.compare_sim = vm.count("compare-sim") > 0;
+  c.scenario_path = scenario_path;
+  c.overrides = o;
   c.startup_timeout_s = startup_timeout_s;
 
   const runtime::LaunchEnv env = runtime::read_launch_env();
@@ -123,6 +162,7 @@ void report_live(const LiveCommand& c, const runtime::LiveRunResult& result, cor
   for (const std::string& e : result.stats.errors) std::fprintf(stderr, "live: error: %s\n", e.c_str());
   std::printf("wrote %s/{summary.json,requests.csv,run.json,vllm.json,iterations.csv%s%s}\n", c.out.string().c_str(),
               c.save_tokens ? ",tokens.jsonl" : "", c.timeline ? ",timeline.json" : "");
+  if (c.compare_sim) compare_with_simulation(c);
 }
 
 FLOWKV_COMMAND("live", "run a scenario on real executors (CPU or a CUDA GPU) with the same controller", live);

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 const char* const kUsage =
     "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
     "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
-    "[--seed S] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
+    "[--seed S] [--cost-profile FILE] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
     "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--detailed] [--accept-unmodelled KEY,...] [--quiet]";
 
 int simulate(const Args& args) {
@@ -68,6 +68,15 @@ int simulate(const Args& args) {
   core::write_run_files(result, scenario, dir);
   dir.commit();
   print_run_summary(scenario, result);
+  if (scenario.cost.kind == core::CostModelKind::kCalibrated) {
+    const nlohmann::ordered_json& fit = result.summary["cost_model_fit"];
+    const nlohmann::ordered_json& held = fit["held_back"];
+    std::printf("cost model: calibrated on %s (%s); held-back grid points: mean |error| %.2f%%, max %.2f%% (%lld points); "
+                "overhead %.1f us per iteration\n",
+                fit["device"].get<std::string>().c_str(), scenario.cost.profile_path.string().c_str(),
+                100 * held["mean_abs"].get<double>(), 100 * held["max_abs"].get<double>(),
+                static_cast<long long>(held["points"].get<int64_t>()), 1e6 * fit["iteration_overhead_s"].get<double>());
+  }
   std::printf("wrote %s/{summary.json,requests.csv,run.json,vllm.json} (%.2f s wall, %.0f requests/s, %lld events)\n",
               out.string().c_str(), result.info.wall_s,
               result.info.wall_s > 0 ? static_cast<double>(result.info.requests) / result.info.wall_s : 0.0,

@@ -1,7 +1,10 @@
 #include "tools/flowkv/scenario_flags.h"
 
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "core/base/error.h"
 
@@ -9,8 +12,8 @@ namespace flowkv::cli {
 
 const char* const kScenarioFlagsUsage =
     "[--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] "
-    "[--colocated-nodes K] [--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]... "
-    "[--accept-unmodelled KEY,...|all]";
+    "[--colocated-nodes K] [--rate-scale X] [--seed S] [--cost-profile FILE] [--set json.path=value]... "
+    "[--fault SPEC]... [--accept-unmodelled KEY,...|all]";
 
 void add_scenario_flags(po::options_description& opts, bool with_policy) {
   opts.add_options()
@@ -27,6 +30,9 @@ void add_scenario_flags(po::options_description& opts, bool with_policy) {
   opts.add_options()
       ("rate-scale", po::value<double>(), "multiply the arrival rate (workload.rate_scale)")
       ("seed", po::value<uint64_t>(), "random seed")
+      ("cost-profile", po::value<std::string>(),
+       "price iterations and transfers with a model fitted to this profile of flowkv calibrate "
+       "(cost_model.kind = calibrated, cost_model.profile = FILE made absolute; docs/calibration.md)")
       ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
       ("fault", po::value<std::vector<std::string>>()->composing(),
        "inject a fault: node=N,at=SECONDS[,for=SECONDS][,kind=crash|link-slow|link-down][,factor=F] "
@@ -51,7 +57,16 @@ core::ScenarioOverrides read_scenario_flags(const po::variables_map& vm) {
     if (!(*o.rate_scale > 0)) core::throw_input_error("--rate-scale: expected a positive number");
   }
   if (vm.count("seed")) o.seed = vm["seed"].as<uint64_t>();
-  if (vm.count("set")) o.sets = vm["set"].as<std::vector<std::string>>();
+  if (vm.count("cost-profile")) {
+    const std::string file = vm["cost-profile"].as<std::string>();
+    if (file.empty()) core::throw_input_error("--cost-profile: expected a profile file (flowkv calibrate --out FILE)");
+    // Before the --set values, so that those may still change it.
+    o.sets.push_back("cost_model.kind=\"calibrated\"");
+    o.sets.push_back("cost_model.profile=" + nlohmann::json(std::filesystem::absolute(file).lexically_normal().string()).dump());
+  }
+  if (vm.count("set")) {
+    for (const std::string& s : vm["set"].as<std::vector<std::string>>()) o.sets.push_back(s);
+  }
   if (vm.count("fault")) o.faults = vm["fault"].as<std::vector<std::string>>();
   if (vm.count("accept-unmodelled")) o.accept_unmodelled = vm["accept-unmodelled"].as<std::string>();
   return o;

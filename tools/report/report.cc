@@ -10,6 +10,7 @@
 #include <map>
 
 #include "core/base/error.h"
+#include "tools/report/fidelity_plots.h"
 #include "tools/report/report_plots.h"
 #include "tools/report/svg_plot.h"
 
@@ -239,6 +240,61 @@ std::string sweep_table(const Sweep& sweep) {
   return h + "</table></div>\n";
 }
 
+std::string signed_pct(double f) {
+  if (!std::isfinite(f)) return "–";
+  return (f >= 0 ? "+" : "") + fixed(f * 100, 1) + "%";
+}
+
+// The fidelity of a live run against its simulation: the error table, iteration times per
+// node, and per-request scatter plots and overlaid CDFs.
+std::string fidelity_section(const Run& run, int index) {
+  const FidelityResult& f = *run.fidelity;
+  std::string h = "<h3>" + swatch(index) + esc(run.label) + ": live against <code>" + esc(f.sim_dir) + "</code></h3>\n";
+  h += "<div class=\"table-wrap\"><table class=\"fidelity\">\n<tr><th>metric</th><th>live mean</th><th>sim mean</th>"
+       "<th>error</th><th>p50 error</th><th>p90 error</th><th>live p99</th><th>sim p99</th><th>p99 error</th>"
+       "<th>per request |error|</th></tr>\n";
+  for (const MetricFidelity& m : f.metrics) {
+    std::string name = m.name.substr(0, m.name.size() - 2);
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const bool goal = m.name == "itl_s" || (std::fabs(m.error.mean) <= 0.05 && std::fabs(m.error.p99) <= 0.10);
+    auto cell = [&](double v, bool bad) { return std::string(bad ? "<td>" : "<td class=\"best\">") + signed_pct(v) + "</td>"; };
+    h += "<tr><td>" + name + "</td><td>" + ms(m.live.mean) + " ms</td><td>" + ms(m.sim.mean) + " ms</td>" +
+         cell(m.error.mean, std::fabs(m.error.mean) > 0.05 || !goal) + "<td>" + signed_pct(m.error.p50) + "</td><td>" +
+         signed_pct(m.error.p90) + "</td><td>" + ms(m.live.p99) + " ms</td><td>" + ms(m.sim.p99) + " ms</td>" +
+         cell(m.error.p99, std::fabs(m.error.p99) > 0.10 || !goal) + "<td>" +
+         (m.per_request ? fixed(100 * m.mean_abs, 1) + "%" : std::string("–")) + "</td></tr>\n";
+  }
+  h += "</table></div>\n<p class=\"lead\">Error = (simulated − measured) / measured; green where the project's goal holds "
+       "(mean within 5%, p99 within 10%). ITL compares the pooled token gaps of the two summaries.</p>\n";
+  if (!f.nodes.empty()) {
+    h += "<div class=\"table-wrap\"><table class=\"fidelity-nodes\">\n<tr><th>node</th><th>iterations</th>"
+         "<th>measured busy (s)</th><th>predicted (s)</th><th>total error</th><th>per iteration |error|</th>"
+         "<th>p90 |error|</th><th>bias</th></tr>\n";
+    for (const NodeFidelity& n : f.nodes) {
+      h += "<tr><td>" + esc(n.node) + "</td><td>" + count_text(n.iterations) + "</td><td>" + sec(n.measured_s) + "</td><td>" +
+           sec(n.predicted_s) + "</td><td>" + signed_pct(n.total_error) + "</td><td>" + fixed(100 * n.mean_abs, 1) +
+           "%</td><td>" + fixed(100 * n.p90_abs, 1) + "%</td><td>" + signed_pct(n.mean_signed) + "</td></tr>\n";
+    }
+    h += "</table></div>\n<p class=\"lead\">Each live iteration (finished − started, from iterations.csv) against "
+         "the calibrated model's run() time for its composition.</p>\n";
+  }
+  if (f.requests.empty()) {
+    return h + absent("fidelity-requests-absent-" + std::to_string(index),
+                      "No <code>fidelity_requests.csv</code> beside fidelity.json: no per-request plots.");
+  }
+  h += "<div class=\"grid\">\n";
+  const FidelityMetric metrics[] = {FidelityMetric::kTtft, FidelityMetric::kTpot, FidelityMetric::kE2e};
+  for (const FidelityMetric m : metrics) {
+    h += figure(render_svg(fidelity_scatter(f, m, index)),
+                "Each request's simulated latency against its measured one; dots above the diagonal were predicted "
+                "slower than they ran.");
+    h += figure(render_svg(fidelity_cdf(f, m, index)),
+                "The measured and the simulated distributions over the same requests: where the curves part, the "
+                "percentiles disagree.");
+  }
+  return h + "</div>\n";
+}
+
 }  // namespace
 
 std::string build_report_html(const ReportInput& in, const ReportOptions& options) {
@@ -254,8 +310,11 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
   h += "<p class=\"lead\">" + std::to_string(runs.size()) + " run" + (runs.size() == 1 ? "" : "s") +
        (in.sweeps.empty() ? "" : ", " + std::to_string(in.sweeps.size()) + " sweep" + (in.sweeps.size() == 1 ? "" : "s")) +
        (inputs.empty() ? "" : " from " + inputs) + ". Made by <code>flowkv report</code>; docs/report.md explains each figure.</p>\n";
-  h += "<nav><a href=\"#summary\">Summary</a><a href=\"#latency\">Latency</a><a href=\"#load\">Load</a>"
-       "<a href=\"#nodes\">Nodes</a><a href=\"#transfers\">KV transfers</a><a href=\"#details\">Details</a></nav>\n";
+  const bool any_fidelity = std::any_of(runs.begin(), runs.end(), [](const Run& r) { return r.fidelity.has_value(); });
+  h += std::string("<nav><a href=\"#summary\">Summary</a><a href=\"#latency\">Latency</a>") +
+       (any_fidelity ? "<a href=\"#fidelity\">Fidelity</a>" : "") +
+       "<a href=\"#load\">Load</a><a href=\"#nodes\">Nodes</a><a href=\"#transfers\">KV transfers</a>"
+       "<a href=\"#details\">Details</a></nav>\n";
   for (const std::string& n : in.notes) h += "<div class=\"note\">" + esc(n) + "</div>\n";
 
   h += "<h2 id=\"summary\">Summary</h2>\n";
@@ -279,6 +338,13 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
               "prefill node. A router that balances load shortens it. On a log axis, requests that did not wait "
               "at all sit on the left edge.");
   h += "</div>\n";
+
+  if (any_fidelity) {
+    h += "<h2 id=\"fidelity\">Fidelity: simulated against measured</h2>\n";
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].fidelity) h += fidelity_section(runs[i], static_cast<int>(i));
+    }
+  }
 
   h += "<h2 id=\"load\">Load: throughput and goodput against request rate</h2>\n";
   const SweepFigures sweep = sweep_figures(in.sweeps);

@@ -139,6 +139,7 @@ Run load_run(const fs::path& dir, const std::string& origin) {
   if (read_json(dir / "summary.json").contains("live")) r.backend = "live";
   r.requests = requests_if_present(dir);
   r.timeline = timeline_if_present(dir);
+  if (fs::exists(dir / "fidelity.json")) r.fidelity = read_fidelity(dir);
   return r;
 }
 

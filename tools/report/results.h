@@ -5,7 +5,8 @@
 //                 dir (relative to the sweep folder) holding a run's summary.json
 //   compare.json  a comparison: {"policies": [{"name", "summary"}]}, with one sub-folder per
 //                 policy holding its summary.json and requests.csv
-//   summary.json  one run (requests.csv and timeline.json beside it are read when present)
+//   summary.json  one run (requests.csv, timeline.json and fidelity.json with
+//                 fidelity_requests.csv beside it are read when present)
 // checked in that order. Everything the report uses is validated here, once: a folder with none
 // of these files, malformed JSON or CSV, or a missing or mistyped key is an input error (exit 2)
 // whose message names the file and the JSON path or line.
@@ -20,6 +21,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tools/report/fidelity.h"
 
 namespace flowkv::report {
 
@@ -85,6 +88,7 @@ struct Run {
   RunSummary summary;
   std::optional<RequestTable> requests;  // absent when requests.csv is missing
   std::optional<Timeline> timeline;      // absent when timeline.json is missing
+  std::optional<FidelityResult> fidelity;  // fidelity.json of `flowkv fidelity`, when present
 };
 
 struct SweepCell {
