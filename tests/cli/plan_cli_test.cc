@@ -76,6 +76,28 @@ TEST_F(PlanCli, BestShapeIsConfirmedBySimulate) {
   EXPECT_NE(html.find("plan-frontier"), std::string::npos);
 }
 
+// The README's example (scenarios/plan-azure-conv.json, the Azure conversation trace at 30 req/s):
+// the plan picks the shape the README shows, every cheaper candidate is rejected, and the
+// confirming simulation meets the target. (The exhaustive grid, 6 minutes, picks the same shape:
+// docs/planning.md#figures.)
+TEST_F(PlanCli, ShippedExampleFindsTheDocumentedShape) {
+  const fs::path out = dir_ / "example";
+  const auto r = run_flowkv("plan --scenario " + std::string(FLOWKV_SOURCE_DIR) +
+                            "/scenarios/plan-azure-conv.json --gpus H100-SXM:2.99,A100-80G:1.79 --tp 1,2 "
+                            "--policies round-robin,flowkv,colocated --max-gpus 16 --quiet --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("best: $7.77/h  2P H100-SXM + 1D A100-80G (round-robin)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cheaper candidates: 45, all rejected"), std::string::npos) << r.out;
+  const auto s = run_flowkv("simulate --scenario " + (out / "best-scenario.json").string() + " --quiet --out " +
+                            (dir_ / "example-confirm").string());
+  ASSERT_EQ(s.exit_code, 0) << s.out;
+  const nlohmann::json summary = nlohmann::json::parse(read_file(dir_ / "example-confirm" / "summary.json"));
+  EXPECT_EQ(summary["requests"]["total"].get<int64_t>(), 19366);
+  EXPECT_GE(summary["slo_attainment"].get<double>() * summary["requests"]["completed"].get<double>() /
+                summary["requests"]["total"].get<double>(),
+            0.9);
+}
+
 TEST_F(PlanCli, BadInputExits2NamingTheFlagAndWritesNothing) {
   const std::string base = "plan --scenario " + scenario_ + " --quiet --out " + (dir_ / "bad").string() + " ";
   const std::pair<std::string, std::string> cases[] = {
