@@ -67,7 +67,7 @@ nlohmann::json metrics_json(const core::RunMetrics& m) {
                  m.transfer_bytes_total, m.role_flips, m.elastic_joins, m.elastic_leaves, m.prefix_prompt_tokens,
                  m.prefix_hit_tokens, m.prefix_evictions, m.node_failures, m.recoveries.reprefill,
                  m.recoveries.retransfer, m.recoveries.reroute};
-  j["rates"] = {m.makespan_s, m.requests_per_s, m.output_tokens_per_s, m.goodput_rps, m.slo_attainment};
+  j["rates"] = {m.makespan_s, m.requests_per_s, m.output_tokens_per_s, m.goodput_rps, m.slo_attainment, m.itl_std_s};
   j["failed_by_reason"] = m.failed_by_reason;
   j["stats"] = {stat_json(m.ttft), stat_json(m.tpot), stat_json(m.itl), stat_json(m.e2e), stat_json(m.queue),
                 stat_json(m.transfer)};
@@ -91,7 +91,8 @@ core::RunMetrics metrics_from(const nlohmann::json& j) {
                        &m.node_failures, &m.recoveries.reprefill, &m.recoveries.retransfer, &m.recoveries.reroute};
   for (size_t i = 0; i < std::size(counts); ++i) *counts[i] = c[i].get<int64_t>();
   const nlohmann::json& r = j["rates"];
-  double* rates[] = {&m.makespan_s, &m.requests_per_s, &m.output_tokens_per_s, &m.goodput_rps, &m.slo_attainment};
+  double* rates[] = {&m.makespan_s, &m.requests_per_s, &m.output_tokens_per_s, &m.goodput_rps, &m.slo_attainment,
+                    &m.itl_std_s};
   for (size_t i = 0; i < std::size(rates); ++i) *rates[i] = r[i].get<double>();
   m.failed_by_reason = j["failed_by_reason"].get<std::map<std::string, int64_t>>();
   core::Stat* stats[] = {&m.ttft, &m.tpot, &m.itl, &m.e2e, &m.queue, &m.transfer};

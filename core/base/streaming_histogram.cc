@@ -29,6 +29,7 @@ void StreamingHistogram::add(Duration d, int64_t count) {
   counts_[static_cast<size_t>(bucket_of(static_cast<uint64_t>(ns)))] += count;
   count_ += count;
   sum_ns_ += static_cast<Int128>(ns) * count;
+  sum_sq_ns2_ += static_cast<Int128>(ns) * ns * count;
   if (ns > max_ns_) max_ns_ = ns;
 }
 
@@ -36,12 +37,22 @@ void StreamingHistogram::merge(const StreamingHistogram& other) {
   for (int i = 0; i < kBuckets; ++i) counts_[static_cast<size_t>(i)] += other.counts_[static_cast<size_t>(i)];
   count_ += other.count_;
   sum_ns_ += other.sum_ns_;
+  sum_sq_ns2_ += other.sum_sq_ns2_;
   if (other.max_ns_ > max_ns_) max_ns_ = other.max_ns_;
 }
 
 double StreamingHistogram::mean_seconds() const {
   if (count_ == 0) return 0.0;
   return static_cast<double>(sum_ns_) / static_cast<double>(count_) * 1e-9;
+}
+
+double StreamingHistogram::std_seconds() const {
+  if (count_ == 0) return 0.0;
+  // n * sum(x^2) - sum(x)^2 exactly, then one rounding: var = that / n^2.
+  const Int128 n = count_;
+  const long double num = static_cast<long double>(n * sum_sq_ns2_ - sum_ns_ * sum_ns_);
+  const long double var = num / (static_cast<long double>(n) * static_cast<long double>(n));
+  return static_cast<double>(std::sqrt(var > 0 ? var : 0.0L)) * 1e-9;
 }
 
 double StreamingHistogram::quantile_seconds(double q) const {

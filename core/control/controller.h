@@ -49,6 +49,8 @@ class ControllerObserver {
   virtual ~ControllerObserver() = default;
   virtual void on_submit(const Work& work, Time now) {}
   virtual void on_completion(const Completion& completion) {}
+  // A token of `request` reached its client (the first one with the KV, when disaggregated).
+  virtual void on_token(RequestId request, Time now) {}
 };
 
 struct ControllerOptions {

@@ -286,6 +286,7 @@ void Controller::deliver_token(Slot slot) {
   }
   r.last_token = now_;
   ++r.tokens;
+  if (options_.observer != nullptr) options_.observer->on_token(r.id, now_);
 }
 
 void Controller::flush_itl() {

@@ -96,6 +96,7 @@ RunMetrics compute_metrics(const Scenario& scenario, std::span<const RequestReco
   m.itl.p50 = itl.quantile_seconds(0.50);
   m.itl.p90 = itl.quantile_seconds(0.90);
   m.itl.p99 = itl.quantile_seconds(0.99);
+  m.itl_std_s = itl.std_seconds();
   m.makespan_s = end.seconds();
   if (m.makespan_s > 0) {
     m.requests_per_s = static_cast<double>(m.completed) / m.makespan_s;

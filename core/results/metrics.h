@@ -74,6 +74,7 @@ struct RunMetrics {
   int64_t retries = 0;
   std::map<std::string, int64_t> failed_by_reason;
   Stat ttft, tpot, itl, e2e, queue, transfer;
+  double itl_std_s = 0;  // population standard deviation of the inter-token gaps
   int64_t transfer_calls_total = 0;
   int64_t transfer_bytes_total = 0;
   double makespan_s = 0;

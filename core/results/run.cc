@@ -2,27 +2,45 @@
 
 #include <chrono>
 
-#include "core/results/vllm_result.h"
 
 namespace flowkv::core {
 namespace {
 
-// Passes every observer call to two observers (the caller's and the timeline).
+// Passes every observer call to several observers (the caller's, the timeline, token times).
 class TeeObserver final : public ControllerObserver {
  public:
-  TeeObserver(ControllerObserver* a, ControllerObserver* b) : a_(a), b_(b) {}
+  explicit TeeObserver(std::vector<ControllerObserver*> all) : all_(std::move(all)) {}
   void on_submit(const Work& work, Time now) override {
-    a_->on_submit(work, now);
-    b_->on_submit(work, now);
+    for (ControllerObserver* o : all_) o->on_submit(work, now);
   }
   void on_completion(const Completion& completion) override {
-    a_->on_completion(completion);
-    b_->on_completion(completion);
+    for (ControllerObserver* o : all_) o->on_completion(completion);
+  }
+  void on_token(RequestId request, Time now) override {
+    for (ControllerObserver* o : all_) o->on_token(request, now);
   }
 
  private:
-  ControllerObserver* a_;
-  ControllerObserver* b_;
+  std::vector<ControllerObserver*> all_;
+};
+
+// Every request's token times, as the gaps between consecutive tokens.
+class TokenGaps final : public ControllerObserver {
+ public:
+  void on_token(RequestId request, Time now) override {
+    const size_t id = static_cast<size_t>(to_int(request));
+    if (id >= last_.size()) {
+      last_.resize(id + 1);
+      gaps_.resize(id + 1);
+    }
+    if (last_[id].has_value()) gaps_[id].push_back((now - last_[id].value()).seconds());
+    last_[id] = now;
+  }
+  std::vector<std::vector<double>> take() { return std::move(gaps_); }
+
+ private:
+  std::vector<OptTime> last_;
+  std::vector<std::vector<double>> gaps_;
 };
 
 }  // namespace
@@ -34,14 +52,19 @@ RunResult run_controller(const Scenario& scenario, Backend& backend, int64_t req
   copts.expected_requests = requests;
   copts.observer = options.observer;
   std::optional<Timeline> timeline;
-  std::optional<TeeObserver> tee;
+  TokenGaps gaps;
+  std::vector<ControllerObserver*> observers;
+  if (options.observer != nullptr) observers.push_back(options.observer);
   if (options.timeline != nullptr) {
     timeline.emplace(*options.timeline, scenario, options.timeline_window);
-    if (options.observer != nullptr) {
-      copts.observer = &tee.emplace(options.observer, &*timeline);
-    } else {
-      copts.observer = &*timeline;
-    }
+    observers.push_back(&*timeline);
+  }
+  if (options.detailed) observers.push_back(&gaps);
+  std::optional<TeeObserver> tee;
+  if (observers.size() == 1) {
+    copts.observer = observers[0];
+  } else if (observers.size() > 1) {
+    copts.observer = &tee.emplace(observers);
   }
   copts.check_invariants = options.check_invariants;
   copts.progress_shift = options.progress_shift;
@@ -60,12 +83,21 @@ RunResult run_controller(const Scenario& scenario, Backend& backend, int64_t req
   result.summary = summary_json(result.metrics, scenario);
   result.totals = controller.totals();
   if (timeline) result.timeline = timeline->finish();
+  if (options.detailed) result.detail = VllmDetail{gaps.take(), {}};
   result.records = controller.take_records();
   result.info.backend = backend_name;
   result.info.requests = requests;
   result.info.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.info.peak_rss_bytes = peak_rss_bytes();
   return result;
+}
+
+nlohmann::ordered_json run_vllm_json(const RunResult& result, const Scenario& scenario) {
+  VllmOptions o;
+  o.backend = "flowkv-" + result.info.backend;
+  if (result.date) o.date = *result.date;
+  if (result.detail) o.detail = &*result.detail;
+  return vllm_result_json(result.metrics, result.records, scenario, o);
 }
 
 void write_run_files(const RunResult& result, const Scenario& scenario, const std::filesystem::path& dir) {
@@ -83,7 +115,7 @@ void write_run_files(const RunResult& result, const Scenario& scenario,
   open("summary.json") << result.summary.dump(2) << '\n';
   write_requests_csv(open("requests.csv"), result.records, scenario);
   open("run.json") << run_json(result.info).dump(2) << '\n';
-  open("vllm.json") << vllm_result_json(result.metrics, result.records, scenario).dump(2) << '\n';
+  open("vllm.json") << run_vllm_json(result, scenario).dump(2) << '\n';
 }
 
 }  // namespace flowkv::core

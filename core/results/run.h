@@ -19,6 +19,7 @@
 #include "core/results/metrics.h"
 #include "core/results/result_files.h"
 #include "core/results/timeline.h"
+#include "core/results/vllm_result.h"
 #include "core/spec/scenario.h"
 #include "core/work/request_record.h"
 
@@ -37,6 +38,9 @@ struct RunOptions {
   // keeping only the events that touch `timeline_window` when one is given.
   std::ostream* timeline = nullptr;
   std::optional<TimelineWindow> timeline_window;
+  // Keep every request's token times for vllm.json's per-request arrays (--detailed): memory
+  // grows with the output tokens.
+  bool detailed = false;
 };
 
 struct RunResult {
@@ -46,6 +50,10 @@ struct RunResult {
   ControllerTotals totals;
   RunInfo info;                             // wall time, events, peak RSS (events: the backend's)
   std::optional<TimelineStats> timeline;    // when RunOptions::timeline was set
+  std::optional<VllmDetail> detail;         // when RunOptions::detailed was set
+  // vllm.json's date: a live run's start ("%Y%m%d-%H%M%S"); a simulated run writes the epoch of
+  // its virtual clock (byte-identical files).
+  std::optional<std::string> date;
 };
 
 // Builds a Controller over `backend`, runs it until the backend has nothing left, and computes
@@ -53,6 +61,9 @@ struct RunResult {
 // `backend_name`; the caller fills what only it knows (info.events, summary["workload"]).
 RunResult run_controller(const Scenario& scenario, Backend& backend, int64_t requests, const RunOptions& options,
                          const std::string& backend_name);
+
+// vllm.json's content for a run (the per-request arrays when it was run with `detailed`).
+nlohmann::ordered_json run_vllm_json(const RunResult& result, const Scenario& scenario);
 
 // Writes summary.json, requests.csv, run.json and vllm.json (vLLM's benchmark result format,
 // core/results/vllm_result.h) into `dir` (nothing half-written on error).

@@ -64,10 +64,13 @@ ordered_json vllm_result_json(std::span<const VllmRequest> requests, const VllmR
   }
   const double d = info.duration_s;
   auto per_s = [&](double v) { return d > 0 ? round9(v / d) : 0.0; };
+  auto opt = [](const auto& v) { return v ? ordered_json(*v) : ordered_json(nullptr); };
 
   ordered_json o = ordered_json::object();
   if (info.date) o["date"] = *info.date;
+  o["endpoint_type"] = info.backend;
   o["backend"] = info.backend;
+  o["label"] = opt(info.label);
   o["model_id"] = info.model_id;
   o["tokenizer_id"] = info.model_id;
   o["num_prompts"] = static_cast<int64_t>(requests.size());
@@ -76,20 +79,23 @@ ordered_json vllm_result_json(std::span<const VllmRequest> requests, const VllmR
   } else {
     o["request_rate"] = "inf";
   }
-  o["burstiness"] = nullptr;       // a replayed trace has its own arrival process
+  o["burstiness"] = info.burstiness ? ordered_json(round9(*info.burstiness)) : ordered_json(nullptr);
   o["max_concurrency"] = nullptr;  // no client-side cap
   o["duration"] = round9(d);
   o["completed"] = completed;
+  o["failed"] = info.failed;
   o["total_input_tokens"] = input_tokens;
   o["total_output_tokens"] = output_tokens;
   o["request_throughput"] = per_s(static_cast<double>(completed));
-  if (info.goodput_rps) {
-    o["request_goodput"] = round9(*info.goodput_rps);
-  } else {
-    o["request_goodput"] = nullptr;
-  }
+  o["request_goodput"] = info.goodput_rps ? ordered_json(round9(*info.goodput_rps)) : ordered_json(nullptr);
   o["output_throughput"] = per_s(static_cast<double>(output_tokens));
   o["total_token_throughput"] = per_s(static_cast<double>(input_tokens + output_tokens));
+  if (!info.detailed.is_null()) {
+    for (const auto& item : info.detailed.items()) o[item.key()] = item.value();
+  }
+  o["max_output_tokens_per_s"] = nullptr;
+  o["max_concurrent_requests"] = info.max_concurrent_requests;
+  o["rtfx"] = 0.0;
   put_metric(o, "ttft", figures_of(std::move(ttft)));
   put_metric(o, "tpot", figures_of(std::move(tpot)));
   Figures itl;
@@ -107,15 +113,38 @@ ordered_json vllm_result_json(std::span<const VllmRequest> requests, const VllmR
   return o;
 }
 
+void configured_rate(const Scenario& scenario, VllmRunInfo& info) {
+  info.request_rate.reset();
+  info.burstiness = 1.0;
+  const nlohmann::json& w = scenario.workload;
+  const auto* gen = w.is_object() && w.contains("generator") ? &w["generator"] : nullptr;
+  const auto* arrival = gen && gen->is_object() && gen->contains("arrival") ? &(*gen)["arrival"] : nullptr;
+  if (arrival == nullptr || !arrival->is_object() || !arrival->contains("rate") || !(*arrival)["rate"].is_number()) {
+    return;  // a replayed trace sets its own times: "inf", as vLLM writes for a self-timed trace
+  }
+  double scale = 1.0;
+  if (w.contains("rate_scale") && w["rate_scale"].is_number()) scale = w["rate_scale"].get<double>();
+  info.request_rate = (*arrival)["rate"].get<double>() * scale;
+  const std::string process = arrival->value("process", std::string("poisson"));
+  if (process == "gamma") {
+    const double cv = arrival->contains("cv") && (*arrival)["cv"].is_number() ? (*arrival)["cv"].get<double>() : 1.0;
+    info.burstiness = 1.0 / (cv * cv);  // vLLM's burstiness is the gamma shape, 1 / cv^2
+  } else if (process != "poisson") {
+    info.burstiness.reset();  // constant arrivals: no gamma shape describes them
+  }
+}
+
 ordered_json vllm_result_json(const RunMetrics& metrics, std::span<const RequestRecord> records,
-                              const Scenario& scenario, const std::string& backend) {
+                              const Scenario& scenario, const VllmOptions& options) {
   std::vector<VllmRequest> requests;
   requests.reserve(records.size());
-  Time first = Time::max(), last = Time::zero();
+  std::vector<std::pair<Time, int>> events;  // +1 at an arrival, -1 at a finish
+  ordered_json input_lens = ordered_json::array(), output_lens = ordered_json::array(),
+               ttfts = ordered_json::array(), itls = ordered_json::array(), start_times = ordered_json::array(),
+               latencies = ordered_json::array(), errors = ordered_json::array(), token_ids = ordered_json::array();
+  const bool detailed = options.detail != nullptr;
   for (const RequestRecord& r : records) {
     if (r.prompt_tokens == 0) continue;  // an id that never arrived (as in requests.csv)
-    first = std::min(first, r.arrival);
-    last = std::max(last, r.arrival);
     VllmRequest v;
     v.completed = r.status == RequestStatus::kCompleted;
     v.prompt_tokens = r.prompt_tokens;
@@ -127,25 +156,61 @@ ordered_json vllm_result_json(const RunMetrics& metrics, std::span<const Request
       v.ttft_s = v.e2e_s = std::nan("");
     }
     requests.push_back(v);
+    events.emplace_back(r.arrival, 1);
+    events.emplace_back(r.finish.value_or(r.arrival), -1);
+    if (detailed) {
+      const size_t id = static_cast<size_t>(to_int(r.id));
+      input_lens.push_back(r.prompt_tokens);
+      output_lens.push_back(v.completed ? r.tokens : 0);
+      ttfts.push_back(v.completed ? ordered_json(round9(v.ttft_s)) : ordered_json(0.0));
+      ordered_json gaps = ordered_json::array();
+      if (id < options.detail->itls.size()) {
+        for (const double g : options.detail->itls[id]) gaps.push_back(round9(g));
+      }
+      itls.push_back(std::move(gaps));
+      start_times.push_back(round9(r.arrival.seconds()));
+      latencies.push_back(v.completed ? ordered_json(round9(v.e2e_s)) : ordered_json(0.0));
+      errors.push_back(v.completed ? std::string() : std::string(to_string(r.failure)));
+      if (id < options.detail->token_ids.size()) token_ids.push_back(options.detail->token_ids[id]);
+    }
   }
   VllmRunInfo info;
-  info.backend = backend;
+  info.date = options.date;
+  info.backend = options.backend;
+  info.label = scenario.name;
   info.model_id = scenario.model.name;
-  if (requests.size() > 1 && last > first) {
-    info.request_rate = static_cast<double>(requests.size() - 1) / (last - first).seconds();
-  }
+  configured_rate(scenario, info);
   info.duration_s = metrics.makespan_s;
+  info.failed = metrics.failed;
   info.goodput_rps = metrics.goodput_rps;
   info.itl = metrics.itl;
+  info.itl_std_s = metrics.itl_std_s;
+  // Requests in flight at once (arrived, not finished); finishes before arrivals at equal times.
+  std::sort(events.begin(), events.end());
+  int64_t in_flight = 0;
+  for (const auto& [t, delta] : events) {
+    in_flight += delta;
+    info.max_concurrent_requests = std::max(info.max_concurrent_requests, in_flight);
+  }
+  if (detailed) {
+    info.detailed = ordered_json::object();
+    info.detailed["input_lens"] = std::move(input_lens);
+    info.detailed["output_lens"] = std::move(output_lens);
+    info.detailed["ttfts"] = std::move(ttfts);
+    info.detailed["itls"] = std::move(itls);
+    info.detailed["start_times"] = std::move(start_times);
+    info.detailed["latencies"] = std::move(latencies);
+    info.detailed["errors"] = std::move(errors);
+    if (!options.detail->token_ids.empty()) info.detailed["generated_token_ids"] = std::move(token_ids);
+  }
   info.extra["scenario"] = scenario.name;
   info.extra["policy"] = scenario.global.name;
-  info.extra["failed"] = metrics.failed;
   info.extra["slo_ttft_s"] = scenario.slo.ttft_s;
   info.extra["slo_tpot_s"] = scenario.slo.tpot_s;
   info.extra["slo_attainment"] = round9(metrics.slo_attainment);
-  if (metrics.itl.count > 0) {
-    info.extra["note"] = "std_itl_ms is null: inter-token gaps are kept in a histogram without their variance";
-  }
+  info.extra["note"] =
+      "max_output_tokens_per_s is null: FlowKV keeps token times per request only with --detailed; "
+      "max_concurrent_requests counts requests arrived and not finished";
   return vllm_result_json(requests, info);
 }
 

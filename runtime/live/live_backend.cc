@@ -23,15 +23,6 @@ namespace {
 constexpr uint8_t kWhatTimer = 0, kWhatFlipEnd = 1, kWhatFaultStart = 2, kWhatFaultEnd = 3;
 constexpr size_t kMaxErrors = 20;
 
-std::vector<int64_t> block_ids(std::span<const core::BlockRun> runs) {
-  std::vector<int64_t> ids;
-  ids.reserve(static_cast<size_t>(core::total_blocks(runs)));
-  for (const core::BlockRun& r : runs) {
-    for (int64_t i = 0; i < r.count; ++i) ids.push_back(int64_t{core::to_int(r.first)} + i);
-  }
-  return ids;
-}
-
 Completion work_done(core::WorkId id, Time t, WorkState state) {
   Completion c;
   c.kind = Completion::Kind::kWorkDone;
@@ -215,11 +206,12 @@ void LiveBackend::submit_iteration(const core::Iteration& it) {
     p.num_tokens = n;
     token_buf->insert(token_buf->end(), seq.begin() + start, seq.begin() + start + n);
     p.block_offset = static_cast<int64_t>(block_buf->size());
-    const std::vector<int64_t> ids = block_ids(blocks);
-    FLOWKV_CHECK(static_cast<int64_t>(ids.size()) * block_size >= start + n,
+    for (const core::BlockRun& run : blocks) {
+      for (int64_t b = 0; b < run.count; ++b) block_buf->push_back(int64_t{core::to_int(run.first)} + b);
+    }
+    p.num_blocks = static_cast<int64_t>(block_buf->size()) - p.block_offset;
+    FLOWKV_CHECK(p.num_blocks * block_size >= start + n,
                  "request " + std::to_string(core::to_int(r)) + ": its blocks do not cover its tokens");
-    p.num_blocks = static_cast<int64_t>(ids.size());
-    block_buf->insert(block_buf->end(), ids.begin(), ids.end());
     p.sample = sample_it;
     if (sample_it) fl.appends.emplace_back(core::to_int(r), static_cast<uint32_t>(items->size()));
     items->push_back(p);

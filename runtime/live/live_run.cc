@@ -1,6 +1,7 @@
 #include "runtime/live/live_run.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "core/base/error.h"
 
@@ -21,9 +22,15 @@ LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trac
   check_live_model(scenario.model);
   LiveBackend backend(scenario, trace.requests, device, options.backend);
   LiveRunResult result;
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::strftime(date, sizeof date, "%Y%m%d-%H%M%S", &local);
   result.run = core::run_controller(scenario, backend, static_cast<int64_t>(trace.requests.size()), options.run, "live");
   result.run.summary["workload"] = traces::workload_json(trace);
   result.run.info.events = backend.events();
+  result.run.date = date;
   result.stats = backend.stats();
   result.device = device.name();
   result.time_scale = options.backend.time_scale;
@@ -32,6 +39,7 @@ LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trac
     const std::vector<int32_t>& t = backend.tokens(r.id);
     result.outputs[core::to_int(r.id)].assign(t.begin() + r.prompt_tokens, t.end());
   }
+  if (result.run.detail) result.run.detail->token_ids = result.outputs;
   nlohmann::ordered_json live = nlohmann::ordered_json::object();
   live["device"] = result.device;
   live["time_scale"] = result.time_scale;

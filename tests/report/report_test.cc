@@ -151,6 +151,20 @@ TEST_F(Report, SamePolicyTwiceGetsDistinctLabels) {
   EXPECT_EQ(mixed.runs[2].label, "round-robin @ 25 req/s");
 }
 
+TEST_F(Report, ALiveRunSitsBesideItsSimulation) {
+  // flowkv live writes the simulator's files plus a "live" object in summary.json: the legend
+  // tells the two runs of one scenario apart by backend.
+  FakeRun a;
+  nlohmann::ordered_json summary = fixtures::write_fake_run(dir_ / "live-run", a);
+  summary["live"] = {{"device", "cpu"}};
+  fixtures::write_text(dir_ / "live-run" / "summary.json", summary.dump(2));
+  fixtures::write_fake_run(dir_ / "sim-run", a);
+  const report::ReportInput in = report::load_results({dir_ / "live-run", dir_ / "sim-run"});
+  ASSERT_EQ(in.runs.size(), 2u);
+  EXPECT_EQ(in.runs[0].label, "round-robin (live)");
+  EXPECT_EQ(in.runs[1].label, "round-robin (sim)");
+}
+
 TEST_F(Report, CompareFolderGivesOneRunPerPolicyWithItsRequests) {
   std::vector<FakeRun> runs(3);
   runs[0].policy = "round-robin";

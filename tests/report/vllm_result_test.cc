@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -72,17 +73,63 @@ TEST(VllmResult, HasTheKeysOfVllmsResultFile) {
   const nlohmann::ordered_json j = core::vllm_result_json(f.metrics, f.records, f.scenario);
   std::set<std::string> keys;
   for (const auto& item : j.items()) keys.insert(item.key());
-  std::set<std::string> expected = {"backend",           "model_id",           "tokenizer_id",
-                                    "num_prompts",       "request_rate",       "burstiness",
-                                    "max_concurrency",   "duration",           "completed",
-                                    "total_input_tokens", "total_output_tokens", "request_throughput",
-                                    "request_goodput",   "output_throughput",  "total_token_throughput",
-                                    "flowkv"};
+  std::set<std::string> expected = {"date",         "endpoint_type",     "backend",        "label",
+                                    "model_id",     "tokenizer_id",      "num_prompts",    "request_rate",
+                                    "burstiness",   "max_concurrency",   "duration",       "completed",
+                                    "failed",       "total_input_tokens", "total_output_tokens",
+                                    "request_throughput", "request_goodput", "output_throughput",
+                                    "total_token_throughput", "max_output_tokens_per_s",
+                                    "max_concurrent_requests", "rtfx", "flowkv"};
   for (const char* m : {"ttft", "tpot", "itl", "e2el"}) {
     for (const char* s : {"mean", "median", "std", "p50", "p90", "p99"}) expected.insert(std::string(s) + "_" + m + "_ms");
   }
   EXPECT_EQ(keys, expected);
-  EXPECT_EQ(j.find("date"), j.end());  // deterministic unless a date is asked for
+  EXPECT_EQ(j.begin().key(), "date");  // vLLM's order
+  EXPECT_EQ(j["date"], "19700101-000000");  // a simulated run: the epoch of its virtual clock
+  // The per-request arrays only on request.
+  EXPECT_EQ(j.find("itls"), j.end());
+}
+
+TEST(VllmResult, DetailedAddsThePerRequestArrays) {
+  const Fixture f = hand_made_run();
+  core::VllmDetail detail;
+  detail.itls = {{0.1, 0.1}, {}, {0.2}};
+  detail.token_ids = {{5, 6, 7}, {8}, {9, 10}, {}};
+  core::VllmOptions o;
+  o.detail = &detail;
+  const nlohmann::ordered_json j = core::vllm_result_json(f.metrics, f.records, f.scenario, o);
+  EXPECT_EQ(j["input_lens"], nlohmann::json::parse("[100, 200, 300, 400]"));
+  EXPECT_EQ(j["output_lens"], nlohmann::json::parse("[11, 1, 5, 0]"));
+  EXPECT_NEAR(j["ttfts"][2].get<double>(), 0.3, 1e-9);
+  EXPECT_EQ(j["itls"][0], nlohmann::json::parse("[0.1, 0.1]"));
+  EXPECT_EQ(j["itls"][3], nlohmann::json::array());  // nothing recorded for it
+  EXPECT_EQ(j["errors"][0], "");
+  EXPECT_EQ(j["errors"][3], "prompt_larger_than_any_prefill_pool");
+  EXPECT_EQ(j["generated_token_ids"][0], nlohmann::json::parse("[5, 6, 7]"));
+  EXPECT_NEAR(j["start_times"][1].get<double>(), 1.0, 1e-9);
+  // vLLM's order: the arrays between total_token_throughput and max_output_tokens_per_s.
+  std::vector<std::string> order;
+  for (const auto& item : j.items()) order.push_back(item.key());
+  const auto at = [&](const char* k) { return std::find(order.begin(), order.end(), k) - order.begin(); };
+  EXPECT_LT(at("total_token_throughput"), at("input_lens"));
+  EXPECT_LT(at("errors"), at("max_output_tokens_per_s"));
+}
+
+TEST(VllmResult, ConfiguredRateAndBurstinessAsVllmWritesThem) {
+  Fixture f = hand_made_run();
+  core::VllmRunInfo info;
+  f.scenario.workload = nlohmann::json::parse(R"({"trace": "x.csv"})");
+  core::configured_rate(f.scenario, info);
+  EXPECT_FALSE(info.request_rate.has_value());  // a trace: "inf"
+  EXPECT_EQ(info.burstiness, 1.0);
+  f.scenario.workload = nlohmann::json::parse(R"({"generator": {"arrival": {"process": "gamma", "rate": 4, "cv": 2}}, "rate_scale": 1.5})");
+  core::configured_rate(f.scenario, info);
+  EXPECT_EQ(info.request_rate, 6.0);
+  EXPECT_EQ(info.burstiness, 0.25);
+  f.scenario.workload = nlohmann::json::parse(R"({"generator": {"arrival": {"process": "constant", "rate": 2}}})");
+  core::configured_rate(f.scenario, info);
+  EXPECT_EQ(info.request_rate, 2.0);
+  EXPECT_FALSE(info.burstiness.has_value());
 }
 
 TEST(VllmResult, FiguresFollowVllmsDefinitions) {
@@ -95,7 +142,9 @@ TEST(VllmResult, FiguresFollowVllmsDefinitions) {
   EXPECT_EQ(j["total_input_tokens"], 600);   // completed requests only, as vLLM
   EXPECT_EQ(j["total_output_tokens"], 17);
   EXPECT_DOUBLE_EQ(j["duration"].get<double>(), 2.7);
-  EXPECT_NEAR(j["request_rate"].get<double>(), 1.2, 1e-9);  // 3 gaps over 2.5 s of arrivals
+  EXPECT_EQ(j["request_rate"], "inf");  // a replayed workload sets its own times
+  EXPECT_EQ(j["failed"], 1);
+  EXPECT_EQ(j["max_concurrent_requests"], 2);  // r2 (2.0-2.7) and the failed r3 at 2.5
   EXPECT_NEAR(j["request_throughput"].get<double>(), 3 / 2.7, 1e-8);
   EXPECT_NEAR(j["output_throughput"].get<double>(), 17 / 2.7, 1e-8);
   EXPECT_NEAR(j["total_token_throughput"].get<double>(), 617 / 2.7, 1e-6);
@@ -109,10 +158,9 @@ TEST(VllmResult, FiguresFollowVllmsDefinitions) {
   EXPECT_NEAR(j["mean_e2el_ms"].get<double>(), 2000.0 / 3, 1e-5);
   EXPECT_NEAR(j["median_e2el_ms"].get<double>(), 700, 1e-6);
   EXPECT_NEAR(j["mean_itl_ms"].get<double>(), 100, 1e-6);
-  EXPECT_TRUE(j["std_itl_ms"].is_null());  // unknown, not invented
+  EXPECT_NEAR(j["std_itl_ms"].get<double>(), 0, 1e-9);  // 14 equal gaps: exact
   // Both SLOs (0.5 s, 50 ms): r1 (one token, TTFT 0.2) meets them, r0 and r2 (TPOT 100 ms) do not.
   EXPECT_NEAR(j["request_goodput"].get<double>(), 1 / 2.7, 1e-8);
-  EXPECT_EQ(j["flowkv"]["failed"], 1);
   EXPECT_EQ(j["flowkv"]["policy"], "least-loaded");
 }
 
@@ -129,6 +177,7 @@ TEST(VllmResult, NoCompletedRequestGivesZerosAsVllmDoes) {
   EXPECT_EQ(j["request_throughput"], 0.0);
   EXPECT_TRUE(j["request_goodput"].is_null());
   EXPECT_EQ(j.find("flowkv"), j.end());
+  EXPECT_EQ(j.find("date"), j.end());
   info.date = "20250101-120000";
   EXPECT_EQ(core::vllm_result_json(reqs, info).begin().key(), "date");
 }

@@ -97,6 +97,24 @@ class DroppingDevice final : public Device {
   Device& inner_;
 };
 
+// Three requests sharing two 512-token prefix blocks, a second apart, and a short one with them.
+inline traces::Trace spaced_prefix_trace() {
+  traces::Trace t;
+  t.source = "live_proof_test (spaced prefixes)";
+  const int64_t prompts[] = {1100, 40, 1300, 1030};
+  const int64_t arrivals_ms[] = {0, 0, 1000, 2000};
+  for (int i = 0; i < 4; ++i) {
+    core::Request r;
+    r.id = core::RequestId{static_cast<uint64_t>(i)};
+    r.arrival = core::Time::from_nanos(arrivals_ms[i] * 1'000'000);
+    r.prompt_tokens = prompts[i];
+    r.output_tokens = 6 + i;
+    if (prompts[i] >= 1024) r.prefix_hashes = {1000, 1001, static_cast<uint64_t>(2000 + i)};
+    t.requests.push_back(std::move(r));
+  }
+  return t;
+}
+
 // Six requests arriving together with long outputs, for a pool that cannot hold them all.
 inline traces::Trace crowded_trace() {
   traces::Trace t;

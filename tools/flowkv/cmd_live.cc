@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 const char* const kUsage =
     "flowkv live --scenario FILE [--device cpu|cuda] [--time-scale X] [--weights DIR] [--threads N] "
-    "[--save-tokens] [--timeline] [--work-timeout-s S] [--out DIR] [--quiet] [--trace FILE] [--trace-format F] "
+    "[--save-tokens] [--detailed] [--timeline] [--work-timeout-s S] [--out DIR] [--quiet] [--trace FILE] [--trace-format F] "
     "[--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] "
     "[--rate-scale X] [--seed S] [--set json.path=value]... [--fault SPEC]...";
 
@@ -44,6 +44,7 @@ int live(const Args& args) {
       ("work-timeout-s", po::value<double>(&work_timeout_s),
        "an iteration or transfer not done after this many seconds times out and goes through recovery (default 300)")
       ("save-tokens", "also write DIR/tokens.jsonl: every request's generated token ids")
+      ("detailed", "vllm.json also holds vLLM's per-request arrays, the generated token ids among them")
       ("timeline", "also write DIR/timeline.json (Chrome trace format; docs/timeline.md)")
       ("out", po::value<std::string>(&out_dir), "output folder (default results/<scenario name>-live)")
       ("quiet", "no progress bar");
@@ -75,6 +76,7 @@ int live(const Args& args) {
   if (vm.count("timeline")) lopts.run.timeline = &dir.open("timeline.json");
   lopts.run.progress = progress_bar(vm.count("quiet") > 0, 0.5);
   lopts.run.progress_shift = 3;
+  lopts.run.detailed = vm.count("detailed") > 0;
   const runtime::LiveRunResult result = runtime::run_live(scenario, trace, *dev, lopts);
   clear_progress_bar(static_cast<bool>(lopts.run.progress));
   runtime::write_live_files(result, scenario, dir, vm.count("save-tokens") > 0);

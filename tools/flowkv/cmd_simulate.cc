@@ -24,7 +24,7 @@ const char* const kUsage =
     "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
     "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
     "[--seed S] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
-    "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--quiet]";
+    "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--detailed] [--quiet]";
 
 int simulate(const Args& args) {
   po::options_description opts("options");
@@ -38,6 +38,7 @@ int simulate(const Args& args) {
       ("timeline-window", po::value<std::string>(),
        "keep only the timeline events that touch START:END (seconds of virtual time; implies --timeline)")
       ("vllm-json", po::value<std::string>(), "also write FILE in the format of vLLM's benchmark_serving.py result (docs/report.md)")
+      ("detailed", "vllm.json also holds vLLM's per-request arrays (input_lens, output_lens, ttfts, itls, start_times, latencies, errors); keeps every token's time in memory")
       ("quiet", "no progress bar");
   po::variables_map vm;
   if (!parse_args(kUsage, args, opts, {}, vm)) return 0;
@@ -52,6 +53,7 @@ int simulate(const Args& args) {
   const fs::path out = out_dir.empty() ? fs::path("results") / scenario.name : fs::path(out_dir);
 
   sim::SimOptions sopts;
+  sopts.detailed = vm.count("detailed") > 0;
   // timeline.json streams into the output folder during the run and is renamed into place with
   // the other files (core/results/result_files.h), so a failed run leaves none of them.
   core::OutputDir dir(out);
@@ -72,7 +74,7 @@ int simulate(const Args& args) {
 
   if (vm.count("vllm-json")) {
     const fs::path vllm = vm["vllm-json"].as<std::string>();
-    core::write_vllm_result(vllm, core::vllm_result_json(result.metrics, result.records, scenario));
+    core::write_vllm_result(vllm, core::run_vllm_json(result, scenario));
     std::printf("wrote %s (vLLM benchmark_serving.py result format)\n", vllm.string().c_str());
   }
   if (result.timeline) {

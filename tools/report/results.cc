@@ -136,6 +136,7 @@ Run load_run(const fs::path& dir, const std::string& origin) {
   r.origin = origin;
   r.source = dir.filename().string();
   r.summary = read_summary_json(dir / "summary.json");
+  if (read_json(dir / "summary.json").contains("live")) r.backend = "live";
   r.requests = requests_if_present(dir);
   r.timeline = timeline_if_present(dir);
   return r;
@@ -260,7 +261,8 @@ void load_plan(const fs::path& dir, ReportInput& in) {
   in.plans.push_back(std::move(plan));
 }
 
-// Legend names: the policy where it is unique among the runs, else "policy (folder)", else the path.
+// Legend names: the policy where it is unique among the runs, else "policy (live)" / "policy (sim)",
+// else "policy (folder)", else the path.
 void assign_labels(std::vector<Run>& runs) {
   for (Run& r : runs) {
     if (r.label.empty()) r.label = !r.summary.policy.empty() ? r.summary.policy : r.dir.filename().string();
@@ -273,6 +275,16 @@ void assign_labels(std::vector<Run>& runs) {
     for (const Run& r : runs) next.push_back(count(r.label) > 1 ? r.label + " (" + suffix(r) + ")" : r.label);
     for (size_t i = 0; i < runs.size(); ++i) runs[i].label = next[i];
   };
+  {
+    // A live run beside its simulation: "(live)" / "(sim)" where that is what tells them apart.
+    std::vector<std::string> next;
+    for (const Run& r : runs) {
+      const bool mixed = std::any_of(runs.begin(), runs.end(),
+                                     [&](const Run& o) { return o.label == r.label && o.backend != r.backend; });
+      next.push_back(mixed ? r.label + " (" + r.backend + ")" : r.label);
+    }
+    for (size_t i = 0; i < runs.size(); ++i) runs[i].label = next[i];
+  }
   disambiguate([](const Run& r) { return r.source; });
   disambiguate([](const Run& r) { return r.dir.filename().string(); });
   for (size_t i = 0; i < runs.size(); ++i) {

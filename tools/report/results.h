@@ -83,6 +83,7 @@ struct Run {
   std::filesystem::path dir;
   std::string origin;  // "run DIR", "compare DIR", "sweep DIR at R req/s"
   std::string source;  // the folder the user named that holds it (its last component)
+  std::string backend = "sim";  // "live" when summary.json has a "live" object (flowkv live)
   RunSummary summary;
   std::optional<RequestTable> requests;  // absent when requests.csv is missing
   std::optional<Timeline> timeline;      // absent when timeline.json is missing

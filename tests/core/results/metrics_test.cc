@@ -121,6 +121,21 @@ TEST(StreamingHistogram, QuantilesWithinHalfAPercentAndExactMean) {
   }
   EXPECT_NEAR(h.mean_seconds(), sum / 200000 * 1e-9, 1e-15);
   EXPECT_EQ(h.count(), 200000);
+  // The population standard deviation, exact (vllm.json's std_itl_ms).
+  const double mean = sum / 200000 * 1e-9;
+  double sq = 0;
+  for (const double v : all) sq += (v - mean) * (v - mean);
+  EXPECT_NEAR(h.std_seconds(), std::sqrt(sq / 200000), 1e-12);
+}
+
+TEST(StreamingHistogram, StandardDeviationOfWeightedSamplesAndMerges) {
+  StreamingHistogram a, b;
+  a.add(Duration::nanos(1000), 3);  // 1, 1, 1 us
+  b.add(Duration::nanos(5000));     // 5 us
+  a.merge(b);
+  // mean 2 us; squares of deviations 1+1+1+9 = 12 us^2 over 4: std sqrt(3) us.
+  EXPECT_NEAR(a.std_seconds(), std::sqrt(3.0) * 1e-6, 1e-15);
+  EXPECT_EQ(StreamingHistogram{}.std_seconds(), 0.0);
 }
 
 TEST(StreamingHistogram, SmallValuesAreExactAndWeightsCount) {
