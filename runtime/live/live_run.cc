@@ -8,9 +8,10 @@
 namespace flowkv::runtime {
 
 void check_live_model(const core::ModelSpec& model) {
-  if (!model.rope_scaling_unsupported.empty()) {
-    core::throw_input_error("model " + model.name + ": " + model.rope_scaling_unsupported +
-                            " is not implemented by the live executors (llama3 and none are)");
+  const std::string unsupported = model.first_unsupported_feature();
+  if (!unsupported.empty()) {
+    core::throw_input_error("model " + model.name + ": the live executors run dense Llama-architecture models; " +
+                            unsupported + " is not implemented by them (flowkv simulate models it)");
   }
   if (model.dtype_bytes != 2 && model.dtype_bytes != 4) {
     core::throw_input_error("model " + model.name + ": the live executors keep KV in bf16/fp16 or fp32 only");

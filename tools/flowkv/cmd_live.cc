@@ -55,6 +55,7 @@ int live(const Args& args) {
   if (vm.count("threads") && threads < 1) core::throw_input_error("--threads: expected at least 1");
   const core::ScenarioOverrides o = read_scenario_flags(vm);
   const core::Scenario scenario = core::load_scenario(scenario_path, o);
+  for (const std::string& w : scenario.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   runtime::check_live_model(scenario.model);
   const traces::Trace trace = sim::load_scenario_trace(scenario);
   const fs::path out = out_dir.empty() ? fs::path("results") / (scenario.name + "-live") : fs::path(out_dir);
