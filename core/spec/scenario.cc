@@ -564,10 +564,51 @@ void append_fault_overrides(json& root, const ScenarioOverrides& o) {
   }
 }
 
+// "placement": {"P0": 1, "D0": {"rank": 2, "device": 0}, ...}: every node, by name.
+static ordered_json parse_placement(const json& v, Scenario& s) {
+  if (!v.is_object()) jcheck::fail("placement", "an object mapping every node name to a rank or {\"rank\", \"device\"}", v);
+  std::vector<std::string> names;
+  for (const NodeSpec& n : s.nodes) names.push_back(n.name);
+  jcheck::check_object(v, "placement", names);
+  s.placement.resize(s.nodes.size());
+  ordered_json out = ordered_json::object();
+  std::string missing;
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    const std::string& name = s.nodes[i].name;
+    const json* p = jcheck::member(v, name.c_str());
+    if (p == nullptr) {
+      missing += (missing.empty() ? "" : ", ") + name;
+      continue;
+    }
+    const std::string path = "placement." + name;
+    NodePlacement& np = s.placement[i];
+    if (p->is_object()) {
+      jcheck::check_object(*p, path, {"rank", "device"});
+      const json* rank = jcheck::member(*p, "rank");
+      if (rank == nullptr) jcheck::fail(path + ".rank", "an integer >= 0 (the MPI rank hosting the node)", json());
+      np.rank = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*rank, path + ".rank", 0), 1 << 20));
+      if (const json* d = jcheck::member(*p, "device")) {
+        np.device = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*d, path + ".device", 0), 1 << 10));
+      }
+    } else {
+      np.rank = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*p, path, 0), 1 << 20));
+    }
+    ordered_json o = ordered_json::object();
+    o["rank"] = np.rank;
+    if (np.device >= 0) o["device"] = np.device;
+    out[name] = std::move(o);
+  }
+  if (!missing.empty()) {
+    throw_input_error("placement: every node needs a rank; missing: " + missing);
+  }
+  return out;
+}
+
 Scenario parse_scenario_spec(const json& root, const std::string& source, const fs::path& base_dir) {
   if (!root.is_object()) throw_input_error(source + ": expected a JSON object (a scenario)");
   jcheck::check_object(root, "", {"name", "description", "cluster", "model", "kv", "workload", "policies",
-                                "slo", "seed", "cost_model", "max_retries", "faults", "accept_unmodelled"});
+                                "slo", "seed", "cost_model", "max_retries", "faults", "placement",
+                                "accept_unmodelled"});
   Scenario s;
   s.base_dir = base_dir;
   ordered_json out = ordered_json::object();
@@ -662,6 +703,7 @@ Scenario parse_scenario_spec(const json& root, const std::string& source, const 
     s.faults = parse_faults(*v, names, faults_out);
   }
   out["faults"] = std::move(faults_out);
+  if (const json* v = jcheck::member(root, "placement")) out["placement"] = parse_placement(*v, s);
   s.resolved = std::move(out);
   return s;
 }

@@ -53,6 +53,13 @@ struct NodeSpec {
   int32_t gpus() const { return tensor_parallel * data_parallel_attention; }
 };
 
+// Where a node runs in a live run launched over several processes (mpirun / srun; docs/live.md,
+// "Across processes and hosts"): its MPI rank and, on GPUs, its device. The simulator ignores it.
+struct NodePlacement {
+  int32_t rank = 0;
+  int32_t device = -1;  // -1: the rank's own (its local rank among the ranks that host nodes)
+};
+
 struct SloSpec {
   double ttft_s = 0;  // a request meets the SLO when TTFT <= ttft_s ...
   double tpot_s = 0;  // ... and TPOT <= tpot_s (single-token requests: TTFT only)
@@ -99,6 +106,9 @@ struct Scenario {
   CostModelSpec cost;
   int32_t max_retries = 3;         // failed transfers / iterations retried per request
   std::vector<FaultSpec> faults;   // injected by the simulator, sorted by start time
+  // One per node when the scenario has "placement"; empty: the default placement (one node per
+  // rank). Ranks past the world size are refused when the live run starts.
+  std::vector<NodePlacement> placement;
   // Config keys the scenario accepts although FlowKV does not model them ("accept_unmodelled").
   ModelReadOptions accept;
   // What the results should say about the run's fidelity (accepted unmodelled keys): summary.json's
