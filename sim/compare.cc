@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
+#include <iterator>
+#include <map>
 #include <mutex>
+#include <sstream>
 #include <optional>
 #include <thread>
 
@@ -50,6 +53,67 @@ RunOutcome simulate_into(const core::Scenario& scenario, const traces::Trace& tr
   o.metrics = std::move(r.metrics);
   o.summary = std::move(r.summary);
   return o;
+}
+
+// RunMetrics as JSON with every double exact, to carry a cell's figures between ranks.
+nlohmann::json stat_json(const core::Stat& s) { return {s.mean, s.p50, s.p90, s.p99, s.count}; }
+core::Stat stat_from(const nlohmann::json& j) {
+  return core::Stat{j[0].get<double>(), j[1].get<double>(), j[2].get<double>(), j[3].get<double>(), j[4].get<int64_t>()};
+}
+
+nlohmann::json metrics_json(const core::RunMetrics& m) {
+  nlohmann::json j;
+  j["counts"] = {m.total, m.completed, m.failed, m.preempted, m.preemptions, m.retries, m.transfer_calls_total,
+                 m.transfer_bytes_total, m.role_flips, m.elastic_joins, m.elastic_leaves, m.prefix_prompt_tokens,
+                 m.prefix_hit_tokens, m.prefix_evictions, m.node_failures, m.recoveries.reprefill,
+                 m.recoveries.retransfer, m.recoveries.reroute};
+  j["rates"] = {m.makespan_s, m.requests_per_s, m.output_tokens_per_s, m.goodput_rps, m.slo_attainment, m.itl_std_s};
+  j["failed_by_reason"] = m.failed_by_reason;
+  j["stats"] = {stat_json(m.ttft), stat_json(m.tpot), stat_json(m.itl), stat_json(m.e2e), stat_json(m.queue),
+                stat_json(m.transfer)};
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const core::NodeMetrics& n : m.nodes) {
+    nodes.push_back({n.name, n.gpu, static_cast<int>(n.initial_role), static_cast<int>(n.final_role), n.kv_blocks,
+                     n.utilization, n.kv_usage_mean, n.kv_usage_peak, n.iterations, n.prefill_tokens, n.decode_tokens,
+                     n.preemptions, n.transfers_out, n.transfers_in, n.role_flips, n.elastic_joins, n.elastic_leaves,
+                     n.prefix_hit_tokens, n.failures});
+  }
+  j["nodes"] = std::move(nodes);
+  return j;
+}
+
+core::RunMetrics metrics_from(const nlohmann::json& j) {
+  core::RunMetrics m;
+  const nlohmann::json& c = j["counts"];
+  int64_t* counts[] = {&m.total, &m.completed, &m.failed, &m.preempted, &m.preemptions, &m.retries,
+                       &m.transfer_calls_total, &m.transfer_bytes_total, &m.role_flips, &m.elastic_joins,
+                       &m.elastic_leaves, &m.prefix_prompt_tokens, &m.prefix_hit_tokens, &m.prefix_evictions,
+                       &m.node_failures, &m.recoveries.reprefill, &m.recoveries.retransfer, &m.recoveries.reroute};
+  for (size_t i = 0; i < std::size(counts); ++i) *counts[i] = c[i].get<int64_t>();
+  const nlohmann::json& r = j["rates"];
+  double* rates[] = {&m.makespan_s, &m.requests_per_s, &m.output_tokens_per_s, &m.goodput_rps, &m.slo_attainment,
+                    &m.itl_std_s};
+  for (size_t i = 0; i < std::size(rates); ++i) *rates[i] = r[i].get<double>();
+  m.failed_by_reason = j["failed_by_reason"].get<std::map<std::string, int64_t>>();
+  core::Stat* stats[] = {&m.ttft, &m.tpot, &m.itl, &m.e2e, &m.queue, &m.transfer};
+  for (size_t i = 0; i < std::size(stats); ++i) *stats[i] = stat_from(j["stats"][i]);
+  for (const nlohmann::json& n : j["nodes"]) {
+    core::NodeMetrics x;
+    x.name = n[0].get<std::string>();
+    x.gpu = n[1].get<std::string>();
+    x.initial_role = static_cast<core::NodeRole>(n[2].get<int>());
+    x.final_role = static_cast<core::NodeRole>(n[3].get<int>());
+    x.kv_blocks = n[4].get<int64_t>();
+    x.utilization = n[5].get<double>();
+    x.kv_usage_mean = n[6].get<double>();
+    x.kv_usage_peak = n[7].get<double>();
+    int64_t* rest[] = {&x.iterations, &x.prefill_tokens, &x.decode_tokens, &x.preemptions, &x.transfers_out,
+                       &x.transfers_in, &x.role_flips, &x.elastic_joins, &x.elastic_leaves, &x.prefix_hit_tokens,
+                       &x.failures};
+    for (size_t i = 0; i < std::size(rest); ++i) *rest[i] = n[8 + i].get<int64_t>();
+    m.nodes.push_back(std::move(x));
+  }
+  return m;
 }
 
 void write_json(const fs::path& dir, const std::string& name, const ordered_json& j) {
@@ -195,7 +259,40 @@ std::vector<SweepCell> run_sweep(const SweepSpec& spec) {
   }
   std::mutex progress_mutex;
   size_t done = 0;
-  run_parallel(cells.size(), spec.jobs, [&](size_t i) {
+  if (spec.ranks != nullptr && spec.ranks->size() > 1) {
+    // Each rank runs its cells and renders their files into memory; rank 0 writes them all.
+    const std::vector<std::string> results = run_on_ranks(*spec.ranks, cells.size(), spec.jobs, false, [&](size_t i) {
+      const traces::Trace trace = load_scenario_trace(scenarios[i]);
+      SimResult r = simulate(scenarios[i], trace);
+      std::map<std::string, std::ostringstream> files;
+      core::write_run_files(r, scenarios[i], [&files](const std::string& name) -> std::ostream& { return files[name]; });
+      nlohmann::json j;
+      j["rate_rps"] = traces::summarize(trace).rate_rps.value_or(0.0);
+      j["summary"] = r.summary.dump();
+      j["metrics"] = metrics_json(r.metrics);
+      for (auto& [name, text] : files) j["files"][name] = text.str();
+      if (spec.progress && spec.ranks->root()) {
+        std::lock_guard<std::mutex> lock(progress_mutex);
+        spec.progress(++done, cells.size(), cells[i].policy + " rate " + cells[i].rate_label + " (rank 0)");
+      }
+      return j.dump();
+    });
+    if (!spec.ranks->root()) return {};
+    for (size_t i = 0; i < cells.size(); ++i) {
+      SweepCell& c = cells[i];
+      const nlohmann::json j = nlohmann::json::parse(results[i]);
+      c.rate_rps = j["rate_rps"].get<double>();
+      const fs::path rel = fs::path(c.policy) / ("rate-" + c.rate_label);
+      core::OutputDir out(spec.out / rel);
+      for (const auto& [name, text] : j["files"].items()) out.open(name) << text.get<std::string>();
+      out.commit();
+      c.run.policy = c.policy;
+      c.run.dir = spec.out / rel;
+      c.run.metrics = metrics_from(j["metrics"]);
+      c.run.summary = ordered_json::parse(j["summary"].get<std::string>());
+    }
+  }
+  if (spec.ranks == nullptr || spec.ranks->size() == 1) run_parallel(cells.size(), spec.jobs, [&](size_t i) {
     SweepCell& c = cells[i];
     const traces::Trace trace = load_scenario_trace(scenarios[i]);
     const traces::TraceSummary summary = traces::summarize(trace);

@@ -27,6 +27,7 @@
 #include "core/results/metrics.h"
 #include "core/results/timeline.h"
 #include "core/spec/scenario.h"
+#include "sim/ranks.h"
 
 namespace flowkv::sim {
 
@@ -75,6 +76,10 @@ struct SweepSpec {
   std::filesystem::path out;
   int jobs = 0;
   std::function<void(size_t, size_t, const std::string&)> progress;
+  // With several ranks (an MPI launch, sim/ranks.h) cell i runs on rank i % size, its files
+  // travel to rank 0, which writes every folder and sweep.json: the same bytes as one process.
+  // run_sweep then returns the cells on rank 0 only (an empty list elsewhere).
+  Ranks* ranks = nullptr;
 };
 
 struct SweepCell {

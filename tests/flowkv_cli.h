@@ -21,15 +21,10 @@ struct CliResult {
   std::string out;     // stdout, and stderr too when merged
 };
 
-// `FLOWKV_BINARY_DIR/flowkv ARGS` through the shell (ARGS may quote and redirect).
-inline CliResult run_flowkv(const std::string& args, Stderr err = Stderr::kMerged) {
-  const std::filesystem::path bin = std::filesystem::path(FLOWKV_BINARY_DIR) / "flowkv";
+// A shell command line, its stdout (and stderr when merged) and exit status.
+inline CliResult run_shell(const std::string& line, Stderr err = Stderr::kMerged) {
   CliResult r;
-  if (!std::filesystem::exists(bin)) {
-    ADD_FAILURE() << bin << " is missing: build the flowkv target first";
-    return r;
-  }
-  const std::string command = bin.string() + " " + args + (err == Stderr::kMerged ? " 2>&1" : " 2>/dev/null");
+  const std::string command = line + (err == Stderr::kMerged ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     ADD_FAILURE() << "cannot run " << command;
@@ -41,6 +36,18 @@ inline CliResult run_flowkv(const std::string& args, Stderr err = Stderr::kMerge
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+inline std::filesystem::path flowkv_binary() { return std::filesystem::path(FLOWKV_BINARY_DIR) / "flowkv"; }
+
+// `FLOWKV_BINARY_DIR/flowkv ARGS` through the shell (ARGS may quote and redirect).
+inline CliResult run_flowkv(const std::string& args, Stderr err = Stderr::kMerged) {
+  const std::filesystem::path bin = flowkv_binary();
+  if (!std::filesystem::exists(bin)) {
+    ADD_FAILURE() << bin << " is missing: build the flowkv target first";
+    return CliResult{};
+  }
+  return run_shell(bin.string() + " " + args, err);
 }
 
 }  // namespace flowkv::testing

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "core/base/huge_pages.h"
 #include "core/control/controller.h"
 #include "core/control/controller_internal.h"
 #include "core/kv/prefix_cache.h"
@@ -15,6 +16,7 @@ using namespace controller_internal;
 Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOptions options)
     : scenario_(scenario), backend_(backend), options_(std::move(options)) {
   placement_ = backend_.needs_placement();
+  stop_on_slo_ = options_.stop_after_slo_misses >= 0;
   global_ = make_global_scheduler(scenario_);
   batch_ = make_batch_scheduler(scenario_);
   roles_ = make_role_controller(scenario_);
@@ -40,8 +42,13 @@ Controller::Controller(const Scenario& scenario, Backend& backend, ControllerOpt
   is_marked_.assign(nodes_.size(), 0);
   snapshot_.link = scenario_.link;
   snapshot_.transfer_mode = scenario_.transfer;
-  // Trace ids are 0..n-1: size the records once rather than growing them per arrival.
-  if (options_.expected_requests > 0) records_.resize(static_cast<size_t>(options_.expected_requests));
+  // Trace ids are 0..n-1: size the records once rather than growing them per arrival, on huge
+  // pages when the array is large (reserved first, so the advice comes before the first touch).
+  if (options_.expected_requests > 0) {
+    records_.reserve(static_cast<size_t>(options_.expected_requests));
+    advise_huge_pages(records_.data(), records_.capacity() * sizeof(RequestRecord));
+    records_.resize(static_cast<size_t>(options_.expected_requests));
+  }
 }
 
 Controller::~Controller() = default;
@@ -72,6 +79,15 @@ void Controller::run() {
     if (options_.check_invariants) check_invariants();
     if (options_.progress && (totals_.events & ((int64_t{1} << options_.progress_shift) - 1)) == 0) {
       options_.progress(totals_.arrived, totals_.completed + totals_.failed);
+    }
+    if (stop_on_slo_ && slo_out_of_reach()) {
+      // The requests in flight are left as they are: nobody reads this run's state but its
+      // records and totals, and the blocks go with the allocators.
+      totals_.stopped_early = true;
+      totals_.end = now_;
+      flush_itl();
+      if (options_.progress) options_.progress(totals_.arrived, totals_.completed + totals_.failed);
+      return;
     }
   }
   now_ = backend_.now();

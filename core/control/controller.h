@@ -23,6 +23,7 @@
 // results. Single-threaded; several controllers may run in parallel threads (no globals).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,6 +62,39 @@ struct ControllerOptions {
   ControllerObserver* observer = nullptr;
   // Check allocator and queue invariants after every event (slow; for tests).
   bool check_invariants = false;
+  // Early stop (the planner's, docs/planning.md): when >= 0, the run stops as soon as more
+  // than this many requests are certain to miss the scenario's SLO (SloTally::known_misses),
+  // i.e. once an attainment target that allows this many misses is out of reach. The records
+  // then describe the run up to the stop (unfinished requests stay kPending) and run() skips
+  // its end-of-run checks. Needs arrivals in id order (every trace is). Negative: never stop.
+  int64_t stop_after_slo_misses = -1;
+};
+
+// What a run knows, as it goes, of the requests that miss the scenario's SLO, with the
+// definitions of core/results/metrics.h (a request is good when it completes with TTFT <=
+// slo.ttft_s and, with more than one output token, TPOT <= slo.tpot_s). Kept only when
+// ControllerOptions::stop_after_slo_misses is set; at the end of a full run known_misses() is
+// exactly the number of requests that are not good.
+struct SloTally {
+  int64_t good_ttft = 0;                  // first token within slo.ttft_s
+  int64_t missed_ttft = 0;                // first token later than slo.ttft_s
+  int64_t missed_tpot = 0;                // first token in time, completed with TPOT over slo.tpot_s
+  int64_t failed_before_first_token = 0;  // failed (any reason) without a first token
+  int64_t failed_after_good_ttft = 0;     // failed after a first token in time
+  int64_t overdue = 0;                    // arrived more than slo.ttft_s ago (at the last check)
+
+  // A lower bound of the requests that will not be good, whatever happens next: those that
+  // arrived more than slo.ttft_s ago without a first token in time number at least
+  // overdue - good_ttft, and at least missed_ttft + failed_before_first_token; the first-token-
+  // in-time requests that went bad later are disjoint from them.
+  int64_t known_misses() const {
+    return std::max(overdue - good_ttft, missed_ttft + failed_before_first_token) + missed_tpot +
+           failed_after_good_ttft;
+  }
+  // Of known_misses(), those that are late first tokens (known or certain).
+  int64_t known_ttft_misses() const {
+    return std::max(overdue - good_ttft, missed_ttft + failed_before_first_token) - failed_before_first_token;
+  }
 };
 
 struct ControllerTotals {
@@ -75,6 +109,8 @@ struct ControllerTotals {
   int64_t transfer_calls = 0;
   int64_t transfer_bytes = 0;
   Time end;                     // time of the last event
+  SloTally slo;                 // with ControllerOptions::stop_after_slo_misses only
+  bool stopped_early = false;   // stop_after_slo_misses was exceeded at `end`
 };
 
 class Controller final : private BatchOps {
@@ -128,6 +164,10 @@ class Controller final : private BatchOps {
   void finish(Slot slot);
   void fail(Slot slot, FailureReason reason);
   void fail_unrouted(const Request& request, FailureReason reason);
+  // SloTally bookkeeping (core/control/controller_slo.cc), only when stopping is on.
+  void tally_first_token(const RequestRecord& rec);
+  void tally_end(const RequestRecord& rec);
+  bool slo_out_of_reach();
   // Frees `blocks`, a list of request r on `node` (the part a prefix cache owns stays cached).
   void release_blocks(NodeState& node, LiveRequest& r, BlockList& blocks);
   bool allocate_blocks(NodeState& node, int64_t n, BlockList& out);
@@ -171,6 +211,8 @@ class Controller final : private BatchOps {
   bool placement_ = true;          // Backend::needs_placement()
   WorkId timer_work_{};
   bool timer_armed_ = false;
+  bool stop_on_slo_ = false;       // options_.stop_after_slo_misses >= 0
+  size_t overdue_cursor_ = 0;      // records before it arrived more than slo.ttft_s ago
 };
 
 }  // namespace flowkv::core

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 #include "core/work/node_state.h"
@@ -16,6 +17,10 @@ inline constexpr uint64_t kTransferWork = 1;
 inline constexpr uint64_t kFlipWork = 2;
 inline constexpr uint64_t kTimerWork = 3;
 inline constexpr uint64_t kIndexMask = (uint64_t{1} << 30) - 1;
+
+// How many requests ahead the decode loops prefetch a batch member's slot (a cache miss each:
+// slots are reused in any order, so a batch is scattered over the pool).
+inline constexpr size_t kPrefetchAhead = 6;
 
 inline uint64_t work_kind(WorkId id) { return to_int(id) & 3; }
 inline uint64_t work_index(WorkId id) { return (to_int(id) >> 2) & kIndexMask; }

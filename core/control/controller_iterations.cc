@@ -137,10 +137,14 @@ void Controller::start_node(NodeState& node) {
   int64_t context = 0;
   if (node.it_decodes) {
     // Sized once and filled by index: this runs for every request of every decode step.
-    node.it_decode.resize(node.decoding.size());
+    const size_t n = node.decoding.size();
+    node.it_decode.resize(n);
     DecodeItem* item = node.it_decode.data();
-    for (const Slot s : node.decoding) {
-      const LiveRequest& r = live_[s];
+    const Slot* batch = node.decoding.data();
+    for (size_t i = 0; i < n; ++i) {
+      // The batch's slots are scattered over the pool: fetch a few requests ahead.
+      if (i + kPrefetchAhead < n) __builtin_prefetch(&live_[batch[i + kPrefetchAhead]]);
+      const LiveRequest& r = live_[batch[i]];
       *item++ = DecodeItem{r.id, r.kv_tokens, {}};
       context += r.kv_tokens;
     }
@@ -219,6 +223,7 @@ void Controller::step_decodes(NodeState& node) {
   Slot* const batch = node.decoding.data();
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) __builtin_prefetch(&live_[batch[i + kPrefetchAhead]], 1);
     const Slot s = batch[i];
     LiveRequest& r = live_[s];
     ++r.kv_tokens;
@@ -266,7 +271,9 @@ void Controller::prefill_finished(NodeState& node, Slot slot) {
 void Controller::deliver_token(Slot slot) {
   LiveRequest& r = live_[slot];
   if (r.tokens == 0) {
-    record(slot).first_token = now_;
+    RequestRecord& rec = record(slot);
+    rec.first_token = now_;
+    if (stop_on_slo_) tally_first_token(rec);
   } else {
     // Requests stepping in the same decode iteration share their gap: count runs of equal gaps
     // and add each run to the histogram once.

@@ -24,6 +24,7 @@ void Controller::finish(Slot slot) {
   close_record(slot);
   RequestRecord& rec = record(slot);
   rec.status = RequestStatus::kCompleted;
+  if (stop_on_slo_) tally_end(rec);
   ++totals_.completed;
   --in_system_;
   release_blocks(nodes_[to_int(r.prefill_node)], r, r.prefill_blocks);
@@ -45,6 +46,7 @@ void Controller::fail(Slot slot, FailureReason reason) {
   RequestRecord& rec = record(slot);
   rec.status = RequestStatus::kFailed;
   rec.failure = reason;
+  if (stop_on_slo_) tally_end(rec);
   ++totals_.failed;
   --in_system_;
   release_blocks(p, r, r.prefill_blocks);

@@ -57,6 +57,8 @@ void Controller::on_arrival(const Request& req) {
   rec.prompt_tokens = static_cast<int32_t>(req.prompt_tokens);
   rec.output_tokens = static_cast<int32_t>(req.output_tokens);
   rec.arrival = now_;
+  FLOWKV_CHECK(!stop_on_slo_ || idx == static_cast<uint64_t>(totals_.arrived),
+               "stopping on SLO misses needs arrivals in id order");
   ++totals_.arrived;
   ++in_system_;
 
@@ -125,6 +127,7 @@ void Controller::fail_unrouted(const Request& req, FailureReason reason) {
   rec.status = RequestStatus::kFailed;
   rec.failure = reason;
   rec.finish = now_;
+  if (stop_on_slo_) tally_end(rec);
   ++totals_.failed;
   --in_system_;
 }

@@ -68,6 +68,7 @@ RunResult run_controller(const Scenario& scenario, Backend& backend, int64_t req
   }
   copts.check_invariants = options.check_invariants;
   copts.progress_shift = options.progress_shift;
+  copts.stop_after_slo_misses = options.stop_after_slo_misses;
   if (options.progress) {
     copts.progress = [&options, requests](int64_t arrived, int64_t finished) {
       options.progress(arrived, finished, requests);
@@ -106,10 +107,15 @@ void write_run_files(const RunResult& result, const Scenario& scenario, const st
 }
 
 void write_run_files(const RunResult& result, const Scenario& scenario, OutputDir& out) {
-  out.open("summary.json") << result.summary.dump(2) << '\n';
-  write_requests_csv(out.open("requests.csv"), result.records, scenario);
-  out.open("run.json") << run_json(result.info).dump(2) << '\n';
-  out.open("vllm.json") << run_vllm_json(result, scenario).dump(2) << '\n';
+  write_run_files(result, scenario, [&out](const std::string& name) -> std::ostream& { return out.open(name); });
+}
+
+void write_run_files(const RunResult& result, const Scenario& scenario,
+                     const std::function<std::ostream&(const std::string& name)>& open) {
+  open("summary.json") << result.summary.dump(2) << '\n';
+  write_requests_csv(open("requests.csv"), result.records, scenario);
+  open("run.json") << run_json(result.info).dump(2) << '\n';
+  open("vllm.json") << run_vllm_json(result, scenario).dump(2) << '\n';
 }
 
 }  // namespace flowkv::core

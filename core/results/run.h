@@ -31,6 +31,9 @@ struct RunOptions {
   int32_t progress_shift = 16;  // every 2^progress_shift events (ControllerOptions)
   ControllerObserver* observer = nullptr;
   bool check_invariants = false;  // after every event (slow)
+  // ControllerOptions::stop_after_slo_misses: stop once more requests than this are certain to
+  // miss the SLO (RunResult::totals.stopped_early says it happened). Negative: never.
+  int64_t stop_after_slo_misses = -1;
   // When set, a Chrome-trace timeline of the run is streamed here (core/results/timeline.h),
   // keeping only the events that touch `timeline_window` when one is given.
   std::ostream* timeline = nullptr;
@@ -68,5 +71,9 @@ void write_run_files(const RunResult& result, const Scenario& scenario, const st
 // The same files added to `out`, which the caller commits (e.g. after a timeline.json streamed
 // into the same folder during the run).
 void write_run_files(const RunResult& result, const Scenario& scenario, OutputDir& out);
+// The same files, each written to the stream open(name) returns (e.g. into memory, to send them
+// to the process that writes the folder).
+void write_run_files(const RunResult& result, const Scenario& scenario,
+                     const std::function<std::ostream&(const std::string& name)>& open);
 
 }  // namespace flowkv::core

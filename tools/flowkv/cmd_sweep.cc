@@ -5,12 +5,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include "core/base/error.h"
 #include "core/sched/load_scenario.h"
 #include "sim/compare.h"
 #include "tools/flowkv/command.h"
+#include "tools/flowkv/launch.h"
 #include "tools/flowkv/result_table.h"
 #include "tools/flowkv/scenario_flags.h"
 
@@ -71,20 +73,27 @@ int sweep(const Args& args) {
     out_dir = (fs::path("results") / (core::load_scenario(scenario_path, spec.overrides).name + "-sweep")).string();
   }
   spec.out = out_dir;
-  if (!vm.count("quiet") && ::isatty(STDERR_FILENO)) {
+  // Under mpirun the cells spread over the ranks (tools/flowkv/launch.h); rank 0 writes and prints.
+  const std::unique_ptr<sim::Ranks> ranks = start_ranks("sweep");
+  spec.ranks = ranks.get();
+  if (!vm.count("quiet") && ::isatty(STDERR_FILENO) && ranks->root()) {
     spec.progress = [](size_t done, size_t all, const std::string& what) {
       std::fprintf(stderr, "[%zu/%zu] %s done\n", done, all, what.c_str());
     };
   }
-  const std::vector<sim::SweepCell> cells = sim::run_sweep(spec);
-  print_result_header(stdout, "policy @ rate (req/s)");
-  for (const sim::SweepCell& c : cells) {
-    char label[96];
-    std::snprintf(label, sizeof label, "%s @ %.3g", c.policy.c_str(), c.rate_rps);
-    print_result_row(stdout, label, c.run.metrics);
-  }
-  std::printf("wrote %s/sweep.json and %s/<policy>/rate-<r>/\n", out_dir.c_str(), out_dir.c_str());
-  return 0;
+  return run_ranked(*ranks, "sweep", [&] {
+    const std::vector<sim::SweepCell> cells = sim::run_sweep(spec);
+    if (!ranks->root()) return 0;
+    print_result_header(stdout, "policy @ rate (req/s)");
+    for (const sim::SweepCell& c : cells) {
+      char label[96];
+      std::snprintf(label, sizeof label, "%s @ %.3g", c.policy.c_str(), c.rate_rps);
+      print_result_row(stdout, label, c.run.metrics);
+    }
+    std::printf("wrote %s/sweep.json and %s/<policy>/rate-<r>/\n", out_dir.c_str(), out_dir.c_str());
+    if (ranks->size() > 1) std::fprintf(stderr, "sweep: %zu cells over %d MPI ranks\n", cells.size(), ranks->size());
+    return 0;
+  });
 }
 
 }  // namespace

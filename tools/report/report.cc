@@ -295,6 +295,55 @@ std::string fidelity_section(const Run& run, int index) {
   return h + "</div>\n";
 }
 
+std::string money(double per_hour) { return "$" + fixed(per_hour, 2) + "/h"; }
+
+std::string plan_section(const Plan& p, int index) {
+  std::string h = "<h3>" + esc(p.dir.string()) + "</h3>\n<p class=\"lead\">" + esc(p.scenario) + ": " +
+                  count_text(p.requests) + " requests at " + num(p.rate_rps) + " req/s; target: " +
+                  pct(p.target) + " of all requests within TTFT ≤ " + format_seconds(p.slo_ttft_s) + " and TPOT ≤ " +
+                  format_seconds(p.slo_tpot_s) + ". Search (" + esc(p.mode) + "): " + count_text(p.grid) +
+                  " candidates, " + count_text(p.simulated) + " simulated (" + count_text(p.stopped_early) +
+                  " stopped early), " + count_text(p.unfit) + " unfit, " + count_text(p.pruned_dominated) +
+                  " pruned as dominated by a rejected shape, " + count_text(p.pruned_costlier) +
+                  " pruned as costlier than the best.</p>\n";
+  h += "<div class=\"table-wrap\"><table class=\"plan-best\">\n<tr><th>chosen shape</th><th class=\"text\">policy</th>"
+       "<th>cost</th><th>SLO attainment</th><th>goodput (req/s)</th></tr>\n";
+  if (p.best) {
+    const PlanCandidate& b = p.candidates[static_cast<size_t>(*p.best)];
+    h += "<tr><td>" + esc(b.shape) + "</td><td class=\"text\">" + esc(b.policy) + "</td><td>" + money(b.cost_per_hour) +
+         "</td><td>" + pct(b.attainment.value_or(0)) + "</td><td>" + num(b.goodput_rps.value_or(0)) + "</td></tr>\n";
+  } else {
+    h += "<tr><td colspan=\"5\">none: no candidate reaches the target</td></tr>\n";
+  }
+  h += "</table></div>\n<div class=\"grid\">\n";
+  h += figure(render_svg(plan_cost_goodput(p, index)),
+              "Every candidate simulated to the end: its cost per hour against its goodput at the offered load. The "
+              "frontier joins those with more goodput than every cheaper one; the chosen shape is the cheapest that "
+              "reaches the target attainment. Candidates stopped early or pruned are not drawn (the tables say why).");
+  // Why every cheaper candidate was rejected, by reason.
+  std::map<std::string, int64_t> reasons;
+  const double best_cost = p.best ? p.candidates[static_cast<size_t>(*p.best)].cost_per_hour : 1e300;
+  for (const PlanCandidate& c : p.candidates) {
+    if (c.cost_per_hour < best_cost) ++reasons[c.reason.empty() ? c.status : c.reason];
+  }
+  std::string t = "<div class=\"table-wrap\"><table class=\"plan-reasons\">\n<tr><th class=\"text\">cheaper "
+                  "candidates rejected because</th><th>candidates</th></tr>\n";
+  for (const auto& [reason, n] : reasons) {
+    t += "<tr><td class=\"text\">" + esc(reason) + "</td><td>" + count_text(n) + "</td></tr>\n";
+  }
+  t += "</table></div>\n";
+  h += "<div>" + t + "</div>\n</div>\n";
+  h += "<div class=\"table-wrap\"><table class=\"plan-frontier\">\n<tr><th>cost</th><th>goodput (req/s)</th>"
+       "<th>SLO attainment</th><th class=\"text\">shape</th><th class=\"text\">policy</th><th class=\"text\">status</th></tr>\n";
+  for (int64_t id : p.frontier) {
+    const PlanCandidate& c = p.candidates[static_cast<size_t>(id)];
+    h += "<tr><td>" + money(c.cost_per_hour) + "</td><td>" + num(c.goodput_rps.value_or(0)) + "</td><td>" +
+         pct(c.attainment.value_or(0)) + "</td><td class=\"text\">" + esc(c.shape) + "</td><td class=\"text\">" +
+         esc(c.policy) + "</td><td class=\"text\">" + esc(c.status) + "</td></tr>\n";
+  }
+  return h + "</table></div>\n";
+}
+
 }  // namespace
 
 std::string build_report_html(const ReportInput& in, const ReportOptions& options) {
@@ -311,8 +360,8 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
        (in.sweeps.empty() ? "" : ", " + std::to_string(in.sweeps.size()) + " sweep" + (in.sweeps.size() == 1 ? "" : "s")) +
        (inputs.empty() ? "" : " from " + inputs) + ". Made by <code>flowkv report</code>; docs/report.md explains each figure.</p>\n";
   const bool any_fidelity = std::any_of(runs.begin(), runs.end(), [](const Run& r) { return r.fidelity.has_value(); });
-  h += std::string("<nav><a href=\"#summary\">Summary</a><a href=\"#latency\">Latency</a>") +
-       (any_fidelity ? "<a href=\"#fidelity\">Fidelity</a>" : "") +
+  h += std::string("<nav><a href=\"#summary\">Summary</a>") + (in.plans.empty() ? "" : "<a href=\"#plan\">Plan</a>") +
+       "<a href=\"#latency\">Latency</a>" + (any_fidelity ? "<a href=\"#fidelity\">Fidelity</a>" : "") +
        "<a href=\"#load\">Load</a><a href=\"#nodes\">Nodes</a><a href=\"#transfers\">KV transfers</a>"
        "<a href=\"#details\">Details</a></nav>\n";
   for (const std::string& n : in.notes) h += "<div class=\"note\">" + esc(n) + "</div>\n";
@@ -322,6 +371,11 @@ std::string build_report_html(const ReportInput& in, const ReportOptions& option
   h += "<p class=\"lead\">Bold: the best value of a row where lower (latency, failures) or higher (throughput, "
        "goodput) is better.</p>\n";
   h += summary_table(runs);
+
+  if (!in.plans.empty()) {
+    h += "<h2 id=\"plan\">Plan: the cheapest shape within the SLOs</h2>\n";
+    for (size_t i = 0; i < in.plans.size(); ++i) h += plan_section(in.plans[i], static_cast<int>(i));
+  }
 
   h += "<h2 id=\"latency\">Latency</h2>\n<div class=\"grid\">\n";
   h += figure(render_svg(latency_cdf(runs, LatencyMetric::kTtft)),

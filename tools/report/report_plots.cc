@@ -450,4 +450,48 @@ XYPlot transfer_scatter(const std::vector<Run>& runs, size_t max_points) {
   return p;
 }
 
+XYPlot plan_cost_goodput(const Plan& plan, int plan_index) {
+  XYPlot p;
+  p.id = "plan-cost-goodput-" + std::to_string(plan_index);
+  p.title = "Goodput vs cost: " + plan.scenario;
+  p.subtitle = "candidates simulated to the end (" + std::string(plan.mode) + " search); goodput = requests/s meeting the SLO";
+  p.x = make_axis("cluster cost", "$/h", UnitKind::kCount);
+  p.y = make_axis("goodput", "req/s", UnitKind::kCount);
+  Series rejected, feasible, frontier, chosen;
+  rejected.name = "rejected";
+  rejected.kind = SeriesKind::kScatter;
+  rejected.color = 3;
+  feasible.name = "meets the target";
+  feasible.kind = SeriesKind::kScatter;
+  feasible.color = 2;
+  frontier.name = "frontier";
+  frontier.color = 0;
+  frontier.markers = true;
+  chosen.name = "chosen";
+  chosen.kind = SeriesKind::kScatter;
+  chosen.color = 1;
+  for (const PlanCandidate& c : plan.candidates) {
+    if (!c.goodput_rps) continue;
+    Series& s = c.status == "rejected" ? rejected : feasible;
+    s.x.push_back(c.cost_per_hour);
+    s.y.push_back(*c.goodput_rps);
+  }
+  for (int64_t id : plan.frontier) {
+    const PlanCandidate& c = plan.candidates[static_cast<size_t>(id)];
+    frontier.x.push_back(c.cost_per_hour);
+    frontier.y.push_back(c.goodput_rps.value_or(0));
+  }
+  if (plan.best) {
+    const PlanCandidate& c = plan.candidates[static_cast<size_t>(*plan.best)];
+    chosen.x.push_back(c.cost_per_hour);
+    chosen.y.push_back(c.goodput_rps.value_or(0));
+  }
+  for (Series* s : {&rejected, &feasible, &frontier, &chosen}) {
+    if (!s->x.empty()) p.series.push_back(std::move(*s));
+  }
+  if (plan.rate_rps > 0) p.refs.push_back({RefLine::Kind::kHorizontal, plan.rate_rps, "offered rate"});
+  p.empty_message = "no candidate was simulated to the end";
+  return p;
+}
+
 }  // namespace flowkv::report

@@ -44,6 +44,10 @@ std::optional<XYPlot> kv_over_time(const Run& run, int run_index, size_t max_poi
 // per run (every k-th row) and the median per prompt-length bin over all requests.
 XYPlot transfer_scatter(const std::vector<Run>& runs, size_t max_points = 1500);
 
+// A plan's candidates run to the end: goodput against cost per hour, rejected and feasible
+// ones as dots, the frontier as a line, the chosen shape marked, the offered rate as a rule.
+XYPlot plan_cost_goodput(const Plan& plan, int plan_index);
+
 // The SLO as short text: "TTFT ≤ 2 s and TPOT ≤ 100 ms" ("" when unknown).
 std::string slo_text(const RunSummary& s);
 

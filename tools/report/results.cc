@@ -250,6 +250,18 @@ void load_sweep(const fs::path& dir, ReportInput& in) {
   in.sweeps.push_back(std::move(sweep));
 }
 
+void load_plan(const fs::path& dir, ReportInput& in) {
+  Plan plan = read_plan_json(dir / "plan.json");
+  plan.dir = dir;
+  if (plan.best && fs::exists(dir / "best" / "summary.json")) {
+    Run r = load_run(dir / "best", "plan " + dir.string() + ": the chosen shape");
+    r.source = dir.filename().string();
+    r.label = "plan: " + plan.candidates[static_cast<size_t>(*plan.best)].shape;
+    in.runs.push_back(std::move(r));
+  }
+  in.plans.push_back(std::move(plan));
+}
+
 // Legend names: the policy where it is unique among the runs, else "policy (live)" / "policy (sim)",
 // else "policy (folder)", else the path.
 void assign_labels(std::vector<Run>& runs) {
@@ -347,6 +359,72 @@ RunSummary parse_summary(const json& s, const std::string& where) {
 }
 
 RunSummary read_summary_json(const fs::path& file) { return parse_summary(read_json(file), file.string()); }
+
+Plan read_plan_json(const fs::path& file) {
+  const std::string where = file.string();
+  const json j = read_json(file);
+  Plan p;
+  const json& target = object(j, "target", where, "");
+  p.scenario = string(target, "scenario", where, "target");
+  const json& slo = object(target, "slo", where, "target");
+  p.slo_ttft_s = number(slo, "ttft_s", where, "target.slo");
+  p.slo_tpot_s = number(slo, "tpot_s", where, "target.slo");
+  p.target = number(target, "attainment", where, "target");
+  p.rate_rps = number(target, "rate_rps", where, "target");
+  p.requests = integer(target, "requests", where, "target");
+  const json& search = object(j, "search", where, "");
+  p.mode = string(search, "mode", where, "search");
+  p.grid = integer(search, "grid", where, "search");
+  p.simulated = integer(search, "simulated", where, "search");
+  p.stopped_early = integer(search, "stopped_early", where, "search");
+  p.unfit = integer(search, "unfit", where, "search");
+  p.pruned_dominated = integer(search, "pruned_dominated", where, "search");
+  p.pruned_costlier = integer(search, "pruned_costlier", where, "search");
+  const json* cands = member(j, "candidates");
+  if (cands == nullptr || !cands->is_array()) fail(where, "candidates", "expected an array, " + got(cands));
+  auto optional_number = [&](const json& o, const char* key, const std::string& path) -> std::optional<double> {
+    const json* v = member(o, key);
+    if (v != nullptr && v->is_null()) return std::nullopt;
+    return number(o, key, where, path);
+  };
+  for (size_t i = 0; i < cands->size(); ++i) {
+    const json& c = (*cands)[i];
+    const std::string path = "candidates[" + std::to_string(i) + "]";
+    PlanCandidate x;
+    x.id = integer(c, "id", where, path);
+    if (x.id != static_cast<int64_t>(i)) fail(where, path + ".id", "expected " + std::to_string(i) + " (ids in order)");
+    const json& summary = object(c, "scenario_summary", where, path);
+    x.shape = string(summary, "shape", where, path + ".scenario_summary");
+    x.policy = string(summary, "policy", where, path + ".scenario_summary");
+    x.cost_per_hour = number(c, "cost_per_hour", where, path);
+    x.status = string(c, "status", where, path);
+    x.reason = string(c, "reason", where, path);
+    x.rejected_because = string(c, "rejected_because", where, path);
+    x.attainment = optional_number(c, "attainment", path);
+    x.goodput_rps = optional_number(c, "goodput_rps", path);
+    p.candidates.push_back(std::move(x));
+  }
+  auto id_in_range = [&](const json& v, const std::string& path) {
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= static_cast<int64_t>(p.candidates.size())) {
+      fail(where, path, "expected a candidate id, " + got(&v));
+    }
+    return v.get<int64_t>();
+  };
+  const json* best = member(j, "best");
+  if (best != nullptr && !best->is_null()) {
+    const json* id = member(*best, "id");
+    if (id == nullptr) fail(where, "best.id", "expected a candidate id, missing");
+    p.best = id_in_range(*id, "best.id");
+  }
+  const json* frontier = member(j, "frontier");
+  if (frontier == nullptr || !frontier->is_array()) fail(where, "frontier", "expected an array, " + got(frontier));
+  for (size_t i = 0; i < frontier->size(); ++i) {
+    const json* id = member((*frontier)[i], "id");
+    if (id == nullptr) fail(where, "frontier[" + std::to_string(i) + "].id", "expected a candidate id, missing");
+    p.frontier.push_back(id_in_range(*id, "frontier[" + std::to_string(i) + "].id"));
+  }
+  return p;
+}
 
 RequestTable read_requests_csv(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -507,7 +585,9 @@ ReportInput load_results(const std::vector<fs::path>& dirs) {
   ReportInput in;
   for (const fs::path& dir : dirs) {
     if (!fs::is_directory(dir)) core::throw_input_error(dir.string() + ": not a folder");
-    if (fs::exists(dir / "sweep.json")) {
+    if (fs::exists(dir / "plan.json")) {
+      load_plan(dir, in);
+    } else if (fs::exists(dir / "sweep.json")) {
       load_sweep(dir, in);
     } else if (fs::exists(dir / "compare.json")) {
       load_compare(dir, in);
@@ -516,7 +596,7 @@ ReportInput load_results(const std::vector<fs::path>& dirs) {
     } else {
       core::throw_input_error(dir.string() +
                               ": no result files: expected summary.json (flowkv simulate), compare.json "
-                              "(flowkv compare) or sweep.json (flowkv sweep)");
+                              "(flowkv compare), sweep.json (flowkv sweep) or plan.json (flowkv plan)");
     }
   }
   assign_labels(in.runs);

@@ -1,6 +1,8 @@
 // Reading result folders for the report: what `flowkv simulate`, `compare` and `sweep` write.
 //
 // A folder's kind is told by the files in it:
+//   plan.json     a plan (flowkv plan): target, best, frontier and every candidate, with the best
+//                 shape's run in best/ (read as a run when present)
 //   sweep.json    a sweep: {"cells": [{"policy", "rate_scale", "rate_rps", "dir"}]}, each cell's
 //                 dir (relative to the sweep folder) holding a run's summary.json
 //   compare.json  a comparison: {"policies": [{"name", "summary"}]}, with one sub-folder per
@@ -103,9 +105,30 @@ struct Sweep {
   std::vector<SweepCell> cells;  // as listed in sweep.json
 };
 
+// One candidate of a plan, as plan.json lists it (sim/plan.h writes it).
+struct PlanCandidate {
+  int64_t id = 0;
+  std::string shape, policy, status, reason, rejected_because;
+  double cost_per_hour = 0;
+  std::optional<double> goodput_rps, attainment;  // absent when not run to the end
+};
+
+struct Plan {
+  std::filesystem::path dir;
+  std::string scenario;
+  double slo_ttft_s = 0, slo_tpot_s = 0, target = 0, rate_rps = 0;
+  int64_t requests = 0;
+  std::string mode;  // "pruned" or "exhaustive"
+  int64_t grid = 0, simulated = 0, stopped_early = 0, unfit = 0, pruned_dominated = 0, pruned_costlier = 0;
+  std::optional<int64_t> best;      // candidate id
+  std::vector<int64_t> frontier;    // candidate ids, by cost
+  std::vector<PlanCandidate> candidates;  // indexed by id
+};
+
 struct ReportInput {
   std::vector<Run> runs;
   std::vector<Sweep> sweeps;
+  std::vector<Plan> plans;
   std::vector<std::string> notes;  // what the page should tell about how inputs were read
 };
 
@@ -115,6 +138,7 @@ ReportInput load_results(const std::vector<std::filesystem::path>& dirs);
 
 // Each part on its own, for the tests and for other commands.
 RunSummary read_summary_json(const std::filesystem::path& file);
+Plan read_plan_json(const std::filesystem::path& file);
 // `where` names the object in errors: "DIR/summary.json" or "DIR/compare.json: policies[1].summary".
 RunSummary parse_summary(const nlohmann::json& summary, const std::string& where);
 RequestTable read_requests_csv(const std::filesystem::path& file);
