@@ -14,8 +14,8 @@ using detail::kCopyThreads;
 using detail::kCopyTileBytes;
 using detail::kCopyVecs;
 
-// Work item w = (chunk c, tile k) with c = (layer * 2 + kv) * n + i, so consecutive blocks of
-// the grid walk one (layer, K|V) of all n blocks: the staging side is written sequentially.
+// Work item w = (chunk c, tile k) with c = (layer * kv_parts + kv) * n + i, so consecutive blocks
+// of the grid walk one (layer, part) of all n blocks: the staging side is written sequentially.
 template <int kThreads, int kVecs, bool kStreaming>
 __global__ void __launch_bounds__(kThreads)
     CopyBlocksKernel(core::KvLayout src_layout, const char* __restrict__ src,
@@ -24,7 +24,8 @@ __global__ void __launch_bounds__(kThreads)
                      int64_t tiles_per_chunk) {
   constexpr int64_t kTile = int64_t{kThreads} * kVecs * 16;
   const int64_t chunk_bytes = src_layout.geometry.chunk_bytes();
-  const int64_t total = n * 2 * src_layout.geometry.num_layers * tiles_per_chunk;
+  const int64_t parts = src_layout.geometry.kv_parts;
+  const int64_t total = n * src_layout.geometry.chunks_per_block() * tiles_per_chunk;
   int64_t begin = 0;
   int64_t end = 0;
   detail::block_range(total, begin, end);
@@ -33,8 +34,8 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t offset = (w - c * tiles_per_chunk) * kTile;
     const int64_t i = c % n;
     const int64_t layer_kv = c / n;
-    const int32_t layer = static_cast<int32_t>(layer_kv / 2);
-    const int32_t kv = static_cast<int32_t>(layer_kv % 2);
+    const int32_t layer = static_cast<int32_t>(layer_kv / parts);
+    const int32_t kv = static_cast<int32_t>(layer_kv % parts);
     const int64_t sb = src_ids ? src_ids[i] : i;
     const int64_t db = dst_ids ? dst_ids[i] : i;
     const int64_t remaining = chunk_bytes - offset;
@@ -46,7 +47,8 @@ __global__ void __launch_bounds__(kThreads)
 
 bool same_shape(const core::KvGeometry& a, const core::KvGeometry& b) {
   return a.num_layers == b.num_layers && a.num_kv_heads == b.num_kv_heads &&
-         a.head_dim == b.head_dim && a.block_size == b.block_size && a.dtype_bytes == b.dtype_bytes;
+         a.head_dim == b.head_dim && a.block_size == b.block_size && a.dtype_bytes == b.dtype_bytes &&
+         a.kv_parts == b.kv_parts;
 }
 
 }  // namespace
@@ -58,7 +60,7 @@ void copy_blocks(const core::KvLayout& src_layout, const void* src, const int64_
   if (!same_shape(g, dst_layout.geometry)) {
     core::throw_input_error("copy_blocks: source and destination pools have different KV shapes");
   }
-  if (n < 0 || g.num_layers <= 0 || g.chunk_bytes() <= 0) {
+  if (n < 0 || g.num_layers <= 0 || g.chunk_bytes() <= 0 || g.kv_parts < 1 || g.kv_parts > 2) {
     core::throw_input_error("copy_blocks: need n >= 0 and a non-empty geometry");
   }
   if (g.chunk_bytes() % 16 != 0) {
@@ -69,7 +71,7 @@ void copy_blocks(const core::KvLayout& src_layout, const void* src, const int64_
   }
   if (n == 0) return;
   const int64_t tiles_per_chunk = (g.chunk_bytes() + kCopyTileBytes - 1) / kCopyTileBytes;
-  const int64_t total = n * 2 * g.num_layers * tiles_per_chunk;
+  const int64_t total = n * g.chunks_per_block() * tiles_per_chunk;
   const auto kernel = CopyBlocksKernel<kCopyThreads, kCopyVecs, detail::kCopyStreaming>;
   const int grid = persistent_grid(reinterpret_cast<const void*>(kernel), kCopyThreads, total);
   kernel<<<grid, kCopyThreads, 0, stream>>>(

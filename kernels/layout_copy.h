@@ -1,15 +1,15 @@
 // Block copies between KV pools of possibly different layouts, and the gather / scatter of a
 // request's blocks through a contiguous staging buffer (the vLLM-disagg transfer path).
 //
-// A block's KV is 2 * num_layers chunks (layer, K|V), each chunk_bytes() contiguous bytes in
-// every layout (core/kv/kv_layout.h). copy_blocks() moves, for every i < n, every chunk of block
-// src_ids[i] of the source pool to the same (layer, K|V) chunk of block dst_ids[i] of the
+// A block's KV is kv_parts * num_layers chunks (layer, K|V, or MLA's one latent), each
+// chunk_bytes() contiguous bytes in every layout (core/kv/kv_layout.h). copy_blocks() moves, for
+// every i < n, every chunk of block src_ids[i] of the source pool to the same chunk of block dst_ids[i] of the
 // destination pool, addressing both with core::KvLayout::chunk_offset, the function the
 // simulator counts with.
 //
 // The staging buffer of n blocks is laid out as a paged-per-layer pool of exactly n blocks:
-//     // [num_layers][2][n][block_size][num_kv_heads][head_dim]
-// so each layer's K and V of the request are one contiguous piece of 2 * n chunks: the
+//     // [num_layers][kv_parts][n][block_size][num_kv_heads][head_dim]
+// so each layer's K and V of the request are one contiguous piece of kv_parts * n chunks: the
 // per-layer path sends it with one call per layer.
 //
 // Contract: both layouts have the same geometry apart from num_blocks (checked; kInvalidInput

@@ -45,6 +45,10 @@ struct TransferDesc {
   // For transports between ranks: the other rank; -1 means the only other rank of a 2-rank
   // world (or this rank itself in a 1-rank world). Ignored by DeviceCopyTransport.
   int peer = -1;
+  // For transports between ranks that tag messages (MpiTransport): tells this transfer's
+  // messages from those of an earlier one that failed half-way. Both sides give the same tag
+  // (the live backend gives the WorkId). Ignored by the others.
+  uint64_t tag = 0;
 };
 
 class Transport {

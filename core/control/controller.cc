@@ -198,7 +198,7 @@ void Controller::check_invariants() const {
     held[to_int(r.prefill_node)] -= r.cache_owned_blocks;  // counted once, as the cache's
     FLOWKV_CHECK(r.generated <= r.output_tokens, "request produced more tokens than asked");
     FLOWKV_CHECK(total_blocks(r.decode_blocks) == r.decode_block_count, "decode block count out of sync");
-    FLOWKV_CHECK(r.decode_blocks.empty() || r.decode_block_count * scenario_.block_size >= r.kv_tokens,
+    FLOWKV_CHECK(r.decode_blocks.empty() || r.decode_block_count >= scenario_.blocks_for_tokens(r.kv_tokens),
                  "KV tokens exceed the blocks held");
   }
   for (size_t i = 0; i < nodes_.size(); ++i) {

@@ -62,7 +62,7 @@ void Controller::release_blocks(NodeState& node, LiveRequest& r, BlockList& bloc
 bool Controller::start_prefill(NodeState& node, Slot slot) {
   LiveRequest& r = live_[slot];
   FLOWKV_CHECK(node.id == r.prefill_node, "prefill started on the wrong node");
-  const int64_t n = (r.prefill_target + scenario_.block_size - 1) / scenario_.block_size;
+  const int64_t n = scenario_.blocks_for_tokens(r.prefill_target);
   BlockList& target = r.prefill_side();
   FLOWKV_CHECK(target.empty() && r.cache_refs.empty(), "prefill started while holding blocks");
   int64_t cached = 0;

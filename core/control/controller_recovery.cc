@@ -136,7 +136,7 @@ void Controller::on_transfer_failed(Slot slot) {
 void Controller::set_recovery_eligibility(const LiveRequest& r, bool redirect) {
   refresh_snapshot();
   // As at arrival: the most KV the request can ever need on one node.
-  const int64_t need = (r.prompt_tokens + r.output_tokens - 1 + scenario_.block_size - 1) / scenario_.block_size;
+  const int64_t need = scenario_.blocks_for_tokens(r.prompt_tokens + r.output_tokens - 1);
   snapshot_.request_blocks = need;
   for (NodeLoad& l : loads_) {
     const bool fits = need <= l.kv_total_blocks;

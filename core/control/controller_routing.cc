@@ -62,8 +62,7 @@ void Controller::on_arrival(const Request& req) {
 
   // The most KV the request can ever need on one node: a recompute after a preemption at the
   // last token covers prompt + output - 1 tokens, and so does the decode side.
-  const int64_t need = (req.prompt_tokens + req.output_tokens - 1 + scenario_.block_size - 1) /
-                       scenario_.block_size;
+  const int64_t need = scenario_.blocks_for_tokens(req.prompt_tokens + req.output_tokens - 1);
   refresh_snapshot();
   snapshot_.request_blocks = need;
   bool any_p = false, any_d = false, role_p = false, role_d = false;

@@ -16,9 +16,11 @@ void check_compatible(const KvLayout& src, std::span<const BlockRun> src_blocks,
   const KvGeometry& b = dst.geometry;
   FLOWKV_CHECK(a.num_layers == b.num_layers && a.num_kv_heads == b.num_kv_heads &&
                    a.head_dim == b.head_dim && a.block_size == b.block_size &&
-                   a.dtype_bytes == b.dtype_bytes,
+                   a.dtype_bytes == b.dtype_bytes && a.kv_parts == b.kv_parts &&
+                   a.window_layers == b.window_layers && a.window_tokens == b.window_tokens,
                "source and destination pools hold different KV shapes");
-  FLOWKV_CHECK(a.num_layers >= 1 && a.chunk_bytes() > 0, "empty KV geometry");
+  FLOWKV_CHECK(a.num_layers >= 1 && (a.kv_parts == 1 || a.kv_parts == 2) && a.chunk_bytes() > 0,
+               "empty KV geometry");
   const int64_t n_src = total_blocks(src_blocks);
   const int64_t n_dst = total_blocks(dst_blocks);
   FLOWKV_CHECK(n_src == n_dst, "source has " + std::to_string(n_src) + " blocks, destination " +
@@ -136,14 +138,15 @@ int64_t last_block(std::span<const BlockRun> runs) {
 int64_t merged_calls(const KvLayout& src, std::span<const BlockRun> src_blocks, const KvLayout& dst,
                      std::span<const BlockRun> dst_blocks) {
   const int64_t n = total_blocks(src_blocks);
-  const int64_t chunks = int64_t{2} * src.geometry.num_layers;  // (layer, K|V) pairs
+  const int64_t chunks = src.geometry.chunks_per_block();  // (layer, part) pairs
+  const int64_t parts = src.geometry.kv_parts;
   const int64_t chunk = src.geometry.chunk_bytes();
-  // Chunk c = 2 * layer + kv of block b.
+  // Chunk c = parts * layer + part of block b.
   auto src_chunk = [&](int64_t c, int64_t b) {
-    return src.chunk_offset(static_cast<int32_t>(c / 2), static_cast<int32_t>(c % 2), b);
+    return src.chunk_offset(static_cast<int32_t>(c / parts), static_cast<int32_t>(c % parts), b);
   };
   auto dst_chunk = [&](int64_t c, int64_t b) {
-    return dst.chunk_offset(static_cast<int32_t>(c / 2), static_cast<int32_t>(c % 2), b);
+    return dst.chunk_offset(static_cast<int32_t>(c / parts), static_cast<int32_t>(c % parts), b);
   };
 
   if (whole_blocks(src, dst)) {
@@ -199,11 +202,12 @@ std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> s
   const int64_t n = total_blocks(src_blocks);
   if (n == 0) return copies;
   const int32_t layers = src.geometry.num_layers;
+  const int32_t parts = src.geometry.kv_parts;
   const int64_t chunk = src.geometry.chunk_bytes();
 
   if (mode == TransferMode::kPerLayer) {
-    // Staging buffer on each side: // [num_layers][2][n][block_size][num_kv_heads][head_dim]
-    const int64_t layer_bytes = 2 * n * chunk;
+    // Staging buffer on each side: // [num_layers][kv_parts][n][block_size][num_kv_heads][head_dim]
+    const int64_t layer_bytes = parts * n * chunk;
     for (int32_t l = 0; l < layers; ++l)
       copies.push_back(Copy{l * layer_bytes, l * layer_bytes, layer_bytes});
     return copies;
@@ -220,10 +224,10 @@ std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> s
     }
     return copies;
   }
-  if (mode == TransferMode::kPerBlock) copies.reserve(s.size() * 2 * layers);
+  if (mode == TransferMode::kPerBlock) copies.reserve(s.size() * static_cast<size_t>(parts * layers));
   if (chunk_major(src)) {
     for (int32_t l = 0; l < layers; ++l) {
-      for (int32_t kv = 0; kv < 2; ++kv) {
+      for (int32_t kv = 0; kv < parts; ++kv) {
         for (size_t i = 0; i < s.size(); ++i) {
           sink.add(src.chunk_offset(l, kv, s[i]), dst.chunk_offset(l, kv, d[i]), chunk);
         }
@@ -232,7 +236,7 @@ std::vector<Copy> plan_transfer(const KvLayout& src, std::span<const BlockRun> s
   } else {
     for (size_t i = 0; i < s.size(); ++i) {
       for (int32_t l = 0; l < layers; ++l) {
-        for (int32_t kv = 0; kv < 2; ++kv) {
+        for (int32_t kv = 0; kv < parts; ++kv) {
           sink.add(src.chunk_offset(l, kv, s[i]), dst.chunk_offset(l, kv, d[i]), chunk);
         }
       }
@@ -266,7 +270,7 @@ TransferCost count_transfer(const KvLayout& src, std::span<const BlockRun> src_b
   TransferCost cost;
   const int64_t n = total_blocks(src_blocks);
   if (n == 0) return cost;
-  const int64_t chunks = int64_t{2} * src.geometry.num_layers;
+  const int64_t chunks = src.geometry.chunks_per_block();
   cost.bytes = n * src.geometry.block_bytes();
   switch (mode) {
     case TransferMode::kPerBlock:

@@ -3,11 +3,11 @@
 //
 // Modes:
 //  - kPerBlock:  one copy per contiguous piece of one block (the per-block baseline:
-//                2 * layers * blocks copies on the paged layout, one per block when
+//                kv_parts * layers * blocks copies on the paged layout, one per block when
 //                block-contiguous);
 //  - kMerged:    pieces consecutive on both sides become one copy (FlowKV's bidirectional
 //                alignment); on empty block-contiguous pools a request is one copy;
-//  - kPerLayer:  vLLM-disagg: each layer's K and V of the request are gathered into one
+//  - kPerLayer:  vLLM-disagg: each layer's K and V (or latent) of the request are gathered into one
 //                staging buffer and sent with one call per layer (num_layers calls); the
 //                gather and scatter are local copies the plan also reports.
 #pragma once
@@ -26,7 +26,7 @@ enum class TransferMode { kPerBlock, kMerged, kPerLayer };
 
 struct Copy {
   // Bytes from the pool's base; with kPerLayer, from the base of the staging buffer on that
-  // side, laid out // [num_layers][2][num_blocks_of_request][block_size][num_kv_heads][head_dim]
+  // side, laid out // [num_layers][kv_parts][num_blocks_of_request][block_size][num_kv_heads][head_dim]
   int64_t src_offset = 0;
   int64_t dst_offset = 0;
   int64_t bytes = 0;
@@ -40,7 +40,7 @@ struct TransferCost {
 };
 
 // Canonical order of the pieces (kPerBlock lists them, kMerged merges neighbours in it):
-// (layer, K|V)-major, then the request's blocks, when the source is paged; block-major when
+// (layer, part)-major, then the request's blocks, when the source is paged; block-major when
 // it is block-contiguous. Pieces are chunks, or whole blocks when both sides are contiguous.
 // The copies across the link, in order. Source and destination hold the same number of blocks;
 // whole blocks are moved, the partly filled last one too.

@@ -128,6 +128,8 @@ ordered_json summary_json(const RunMetrics& m, const Scenario& scenario) {
     nodes.push_back(std::move(o));
   }
   s["nodes"] = std::move(nodes);
+  // What the figures leave out (config keys accepted although not modelled); absent when nothing.
+  if (!scenario.warnings.empty()) s["warnings"] = scenario.warnings;
   s["scenario"] = scenario.resolved;
   return s;
 }

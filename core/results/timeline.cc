@@ -90,7 +90,7 @@ Timeline::Timeline(std::ostream& out, const Scenario& scenario, std::optional<Ti
     node_names_.push_back(s.name);
     roles_[i] = s.role;
     std::string label = s.name + " (" + s.gpu.name;
-    if (s.tensor_parallel > 1) label += " x" + std::to_string(s.tensor_parallel);
+    if (s.gpus() > 1) label += " x" + std::to_string(s.gpus());
     label += std::string(", ") + to_string(s.role) + (s.standby ? ", standby)" : ")");
     writer_.process_name(pid_of(i), label);
     writer_.process_sort_index(pid_of(i), i);

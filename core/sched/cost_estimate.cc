@@ -21,16 +21,8 @@ int64_t batch_param(const Scenario& s, const char* key, int64_t fallback) {
 
 CostEstimator::CostEstimator(const Scenario& s) {
   rates_.reserve(s.nodes.size());
-  for (const NodeSpec& n : s.nodes) {
-    const double tp = n.tensor_parallel;
-    const double scale = tp * (n.tensor_parallel > 1 ? s.cost.tp_efficiency : 1.0);
-    rates_.push_back(Rates{n.gpu.bf16_flops * s.cost.compute_efficiency * scale,
-                           n.gpu.hbm_bytes_per_s * s.cost.memory_efficiency * scale});
-  }
-  params_ = static_cast<double>(s.model.num_params());
-  weight_bytes_ = static_cast<double>(s.model.weight_bytes());
-  kv_bytes_per_token_ = static_cast<double>(s.model.kv_bytes_per_token());
-  attention_flops_per_pair_ = 4.0 * s.model.num_layers * s.model.num_heads * s.model.head_dim;
+  for (const NodeSpec& n : s.nodes) rates_.push_back(Roofline::make(s.model, n, s.cost));
+  kv_shape_ = s.kv_shape;
   overhead_ = s.cost.iteration_overhead;
   max_batched_tokens_ = std::max<int64_t>(2, batch_param(s, "max_batched_tokens", 8192));
   const int64_t seqs = batch_param(s, "max_num_seqs", 256);
@@ -41,39 +33,46 @@ CostEstimator::CostEstimator(const Scenario& s) {
   slo_tpot_s_ = s.slo.tpot_s;
 }
 
-double CostEstimator::seconds(const Rates& r, double tokens, double pairs, double kv_tokens) const {
-  const double flops = 2.0 * params_ * tokens + attention_flops_per_pair_ * pairs;
-  const double bytes = weight_bytes_ + kv_bytes_per_token_ * kv_tokens;
-  return std::max(flops / r.flops_per_s, bytes / r.bytes_per_s);
-}
-
 Duration CostEstimator::prefill(NodeId node, int64_t tokens, int64_t cached) const {
+  const Roofline& r = rates_[to_int(node)];
   const double c = static_cast<double>(std::max<int64_t>(tokens, 0));
   const double p = static_cast<double>(std::max<int64_t>(cached, 0));
   // KV read: the cached context; written: the new tokens (as the simulator counts them).
-  return overhead_ + Duration::from_seconds(seconds(rates_[to_int(node)], c, c * p + c * (c + 1) / 2, p + c));
+  if (!r.windowed()) return overhead_ + Duration::from_seconds(r.seconds(c, c * p + c * (c + 1) / 2, p + c, 0));
+  const double w = static_cast<double>(r.window_tokens);
+  return overhead_ + Duration::from_seconds(r.seconds(c, c * p + c * (c + 1) / 2, p, c, 0,
+                                                      r.pairs_beyond_window(p, c), 0, std::max(0.0, p - w)));
 }
 
 Duration CostEstimator::backlog(NodeId node, int64_t queued_tokens, int64_t requests) const {
   if (queued_tokens <= 0) return Duration::zero();
-  const Rates& r = rates_[to_int(node)];
+  const Roofline& r = rates_[to_int(node)];
   const double q = static_cast<double>(queued_tokens);
   const double n = static_cast<double>(std::max<int64_t>(requests, 1));
   const double per_prompt = q / n;
   // Prompts longer than the budget run alone; shorter ones share iterations up to the budget.
   const double budget = static_cast<double>(max_batched_tokens_);
   const double iterations = per_prompt > budget ? n : std::ceil(q / budget);
-  const double pairs = n * per_prompt * (per_prompt + 1) / 2;
-  const double compute = (2.0 * params_ * q + attention_flops_per_pair_ * pairs) / r.flops_per_s;
-  const double memory = iterations * weight_bytes_ / r.bytes_per_s + kv_bytes_per_token_ * q / r.bytes_per_s;
+  double pairs = n * per_prompt * (per_prompt + 1) / 2;
+  if (r.windowed()) pairs -= n * r.pairs_beyond_window(0, per_prompt) * r.window_flops_per_pair / r.attention_flops_per_pair;
+  const double compute = (r.matmul_flops_per_token * q + r.attention_flops_per_pair * pairs) / r.flops_per_s;
+  double weights = r.static_bytes;
+  if (r.num_experts > 0) weights += r.expert_bytes * r.experts_touched(q / iterations);
+  const double memory = iterations * weights / r.bytes_per_s + r.kv_bytes_per_token * q / r.bytes_per_s;
   return overhead_ * static_cast<int64_t>(iterations) + Duration::from_seconds(std::max(compute, memory));
 }
 
 Duration CostEstimator::decode_step(NodeId node, int64_t batch, int64_t context_tokens) const {
   if (batch <= 0) return Duration::zero();
+  const Roofline& r = rates_[to_int(node)];
   const double b = static_cast<double>(batch);
   const double ctx = static_cast<double>(std::max<int64_t>(context_tokens, 0));
-  return overhead_ + Duration::from_seconds(seconds(rates_[to_int(node)], b, ctx + b, ctx + b));
+  if (!r.windowed()) return overhead_ + Duration::from_seconds(r.seconds(b, ctx + b, ctx + b, 0, ctx + b));
+  // The context taken as spread evenly over the batch.
+  const double w = static_cast<double>(r.window_tokens);
+  const double each = ctx / b;
+  return overhead_ + Duration::from_seconds(r.seconds(b, ctx + b, ctx, b, ctx + b, 0,
+                                                      b * std::max(0.0, each + 1 - w), b * std::max(0.0, each - w)));
 }
 
 Duration CostEstimator::decode_step_now(const NodeLoad& n, int64_t extra_requests, int64_t extra_tokens) const {

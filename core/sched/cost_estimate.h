@@ -2,10 +2,12 @@
 // roofline the simulator charges (sim/cost_model.h), so that estimates and the simulated run
 // agree by construction (tests/sim/cost_estimate_test.cc holds them together).
 //
-//   iteration time = overhead + max(flops / (peak_flops * compute_efficiency * TP),
-//                                   bytes / (hbm_bytes_per_s * memory_efficiency * TP))
-//   flops = 2 * params * tokens + 4 * layers * heads * head_dim * attended pairs
+//   iteration time = overhead + max(flops / (peak_flops * compute_efficiency * GPUs),
+//                                   bytes / (hbm_bytes_per_s * memory_efficiency * GPUs))
+//   flops = 2 * params * tokens + attention FLOPs per pair * attended pairs
 //   bytes = weights + KV read + KV written
+// (core/spec/roofline.h, the one definition both use; for windowed layers the estimates take the
+// context as spread evenly over the batch).
 //
 // It is built from the scenario only (model, node GPUs, cost_model.*, the batch scheduler's
 // token budget and SLOs), never from backend state: in the live runtime the same figures are the
@@ -27,6 +29,7 @@
 
 #include "core/base/time.h"
 #include "core/sched/load_snapshot.h"
+#include "core/spec/roofline.h"
 
 namespace flowkv::core {
 
@@ -61,21 +64,14 @@ class CostEstimator {
   int64_t max_batched_tokens() const { return max_batched_tokens_; }
   int64_t max_decode_batch() const { return max_decode_batch_; }
   int32_t block_size() const { return block_size_; }
+  // Blocks a request of `tokens` tokens holds (windowed layers keep part of it).
+  int64_t blocks_for_tokens(int64_t tokens) const { return kv_shape_.blocks_for_tokens(tokens); }
   double slo_ttft_s() const { return slo_ttft_s_; }
   double slo_tpot_s() const { return slo_tpot_s_; }
 
  private:
-  struct Rates {
-    double flops_per_s = 0;
-    double bytes_per_s = 0;
-  };
-  double seconds(const Rates& r, double tokens, double pairs, double kv_tokens) const;
-
-  std::vector<Rates> rates_;  // indexed by NodeId
-  double params_ = 0;
-  double weight_bytes_ = 0;
-  double kv_bytes_per_token_ = 0;
-  double attention_flops_per_pair_ = 0;
+  std::vector<Roofline> rates_;  // indexed by NodeId
+  KvGeometry kv_shape_;
   Duration overhead_;
   int64_t max_batched_tokens_ = 8192;
   int64_t max_decode_batch_ = 256;

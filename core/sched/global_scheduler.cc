@@ -26,7 +26,7 @@ RouteDecision pair_with(const LoadSnapshot& s, NodeId prefill, NodeId decode) {
 
 FastestPrefill fastest_prefill(const CostEstimator& est, const Request& req, const LoadSnapshot& s,
                                NodeId decode) {
-  const int64_t blocks = (req.prompt_tokens + est.block_size() - 1) / est.block_size();
+  const int64_t blocks = est.blocks_for_tokens(req.prompt_tokens);
   std::optional<NodeId> p;
   Duration best = Duration::max();
   int64_t best_cached = 0;

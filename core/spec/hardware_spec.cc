@@ -12,26 +12,36 @@ namespace {
 // the free memory it measures, the simulator from these figures.
 constexpr int64_t kGiB = int64_t{1} << 30;
 
-bool equal_ignoring_case(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
+// "H100 SXM", "h100_sxm" and "H100-SXM" are one name.
+std::string normalized(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '-' || c == '_' || c == ' ') continue;
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  return true;
+  return out;
 }
+
+bool names(const GpuSpec& spec, const std::string& wanted) {
+  if (normalized(spec.name) == wanted) return true;
+  for (const std::string& alias : spec.aliases) {
+    if (normalized(alias) == wanted) return true;
+  }
+  return false;
+}
+
+bool names(const LinkSpec& spec, const std::string& wanted) { return normalized(spec.name) == wanted; }
 
 template <typename Spec>
 const Spec& find_by_name(const std::vector<Spec>& catalogue, const std::string& name,
                          const char* what) {
-  std::string names;
+  const std::string wanted = normalized(name);
+  std::string known;
   for (const Spec& spec : catalogue) {
-    if (equal_ignoring_case(spec.name, name)) return spec;
-    names += (names.empty() ? "" : ", ") + spec.name;
+    if (!wanted.empty() && names(spec, wanted)) return spec;
+    known += (known.empty() ? "" : ", ") + spec.name;
   }
-  throw_input_error("unknown " + std::string(what) + " '" + name + "': expected one of " + names +
+  throw_input_error("unknown " + std::string(what) + " '" + name + "': expected one of " + known +
                     " (case does not matter)");
 }
 
@@ -42,21 +52,35 @@ const std::vector<GpuSpec>& gpu_catalogue() {
   static const std::vector<GpuSpec> catalogue = {
       {"A100-80G", 312e12, 2.039e12, 80 * kGiB,
        "NVIDIA A100 Tensor Core GPU datasheet (SXM4 80GB): BF16 312 TFLOPS dense, "
-       "HBM2e 2,039 GB/s, 80 GB"},
+       "HBM2e 2,039 GB/s, 80 GB; no FP8 tensor cores",
+       0, {"a100", "a100-80gb", "a100-sxm", "a100-sxm4-80gb"}},
       {"H100-SXM", 989.4e12, 3.35e12, 80 * kGiB,
        "NVIDIA H100 Tensor Core GPU datasheet (SXM5): BF16 1,979 TFLOPS with sparsity = "
-       "989.4 dense, HBM3 3.35 TB/s, 80 GB"},
+       "989.4 dense, FP8 3,958 with sparsity = 1,979 dense, HBM3 3.35 TB/s, 80 GB",
+       1979e12, {"h100", "h100-sxm5", "h100-80gb"}},
       {"H200", 989.4e12, 4.8e12, 141 * kGiB,
        "NVIDIA H200 Tensor Core GPU datasheet (SXM): BF16 1,979 TFLOPS with sparsity = "
-       "989.4 dense, HBM3e 4.8 TB/s, 141 GB"},
+       "989.4 dense, FP8 3,958 with sparsity = 1,979 dense, HBM3e 4.8 TB/s, 141 GB",
+       1979e12, {"h200-sxm", "h200-141gb"}},
       {"L20", 119.5e12, 864e9, 48 * kGiB,
-       "NVIDIA L20 product brief: FP16/BF16 tensor 119.5 TFLOPS, GDDR6 864 GB/s, 48 GB"},
+       "NVIDIA L20 product brief: FP16/BF16 tensor 119.5 TFLOPS, FP8 239 TFLOPS, GDDR6 864 GB/s, 48 GB",
+       239e12, {}},
       {"H20", 148e12, 4.0e12, 96 * kGiB,
-       "NVIDIA H20 product brief: FP16/BF16 tensor 148 TFLOPS dense (296 sparse), "
-       "HBM3 4.0 TB/s, 96 GB"},
+       "NVIDIA H20 product brief: FP16/BF16 tensor 148 TFLOPS dense (296 sparse), FP8 296 dense, "
+       "HBM3 4.0 TB/s, 96 GB",
+       296e12, {}},
       {"L40S", 362.05e12, 864e9, 48 * kGiB,
-       "NVIDIA L40S datasheet: BF16 362.05 TFLOPS dense (733 with sparsity), "
-       "GDDR6 864 GB/s, 48 GB"},
+       "NVIDIA L40S datasheet: BF16 362.05 TFLOPS dense (733 with sparsity), FP8 733 dense "
+       "(1,466 with sparsity), GDDR6 864 GB/s, 48 GB",
+       733e12, {}},
+      {"B200", 2.25e15, 7.7e12, 180 * kGiB,
+       "NVIDIA HGX B200 datasheet, per GPU: FP16/BF16 4.5 PFLOPS with sparsity = 2.25 dense, "
+       "FP8 9 PFLOPS with sparsity = 4.5 dense, HBM3E 7.7 TB/s, 180 GB",
+       4.5e15, {"b200-sxm", "hgx-b200", "b200-180gb"}},
+      {"MI300X", 1307.4e12, 5.3e12, 192 * kGiB,
+       "AMD Instinct MI300X datasheet: peak BF16 1,307.4 TFLOPS dense (2,614.9 with sparsity), "
+       "FP8 2,614.9 dense (5,229.8 with sparsity), HBM3 5.3 TB/s, 192 GB",
+       2614.9e12, {"instinct-mi300x", "amd-mi300x"}},
   };
   return catalogue;
 }

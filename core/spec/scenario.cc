@@ -108,19 +108,43 @@ std::string model_argument(const std::string& given, const fs::path& base_dir) {
   return given;
 }
 
+// Copies of a token's KV the tensor-parallel ranks of one attention replica keep: each rank holds
+// ceil(kv_heads / TP) heads, so heads are replicated once TP exceeds them; MLA's single latent
+// is kept whole on every rank.
+double kv_replication(const ModelSpec& m, int64_t tp) {
+  const int64_t heads = m.is_mla() ? 1 : m.num_kv_heads;
+  const int64_t stored = tp * ((heads + tp - 1) / tp);
+  return static_cast<double>(stored) / static_cast<double>(heads);
+}
+
+std::string gib(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / static_cast<double>(kGiB));
+  return buf;
+}
+
+std::string fraction(double f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", f);
+  return buf;
+}
+
 void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
   jcheck::check_object(c, "cluster", {"nodes", "link"});
   const json* nodes = jcheck::member(c, "nodes");
   if (!nodes || !nodes->is_array() || nodes->empty()) {
     jcheck::fail("cluster.nodes", "a non-empty array of node groups", nodes ? *nodes : json());
   }
-  const int64_t bytes_per_block = s.model.kv_bytes_per_token() * s.block_size;
+  const int64_t bytes_per_block = s.kv_shape.block_bytes();
+  const int64_t expert_bytes = s.model.routed_expert_bytes();
+  const int64_t replica_bytes = s.model.weight_bytes() - expert_bytes;  // all but the routed experts
   int counts[3] = {0, 0, 0};
   ordered_json groups = ordered_json::array();
   for (size_t i = 0; i < nodes->size(); ++i) {
     const std::string path = "cluster.nodes[" + std::to_string(i) + "]";
     const json& g = (*nodes)[i];
-    jcheck::check_object(g, path, {"gpu", "count", "role", "tensor_parallel", "standby"});
+    jcheck::check_object(g, path, {"gpu", "count", "role", "tensor_parallel", "data_parallel_attention",
+                                   "expert_parallel", "interconnect", "standby"});
     const json* gpu = jcheck::member(g, "gpu");
     if (!gpu) throw_input_error(path + ".gpu: missing (a GPU name, e.g. \"H100-SXM\")");
     const json* role = jcheck::member(g, "role");
@@ -132,20 +156,53 @@ void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
                            ? jcheck::integer(g["tensor_parallel"], path + ".tensor_parallel", 1)
                            : 1;
     if (tp > 64) jcheck::fail(path + ".tensor_parallel", "at most 64", g["tensor_parallel"]);
-    const bool standby = jcheck::member(g, "standby") ? jcheck::boolean(g["standby"], path + ".standby") : false;
-    const double memory = static_cast<double>(spec.memory_bytes) * static_cast<double>(tp) * s.memory_fraction;
-    const double kv_bytes = memory - static_cast<double>(s.model.weight_bytes());
-    if (kv_bytes < static_cast<double>(bytes_per_block)) {
-      char buf[320];
-      std::snprintf(buf, sizeof buf,
-                    ": %s's weights (%.1f GiB) leave no room for KV in %lld x %s (%.1f GiB) at "
-                    "memory_fraction %.2f; use more tensor_parallel GPUs or a larger GPU",
-                    s.model.name.c_str(), static_cast<double>(s.model.weight_bytes()) / kGiB,
-                    static_cast<long long>(tp), spec.name.c_str(), memory / kGiB, s.memory_fraction);
-      throw_input_error(path + buf);
+    const int64_t dp = jcheck::member(g, "data_parallel_attention")
+                           ? jcheck::integer(g["data_parallel_attention"], path + ".data_parallel_attention", 1)
+                           : 1;
+    if (dp > 1024 || tp * dp > 1024) {
+      jcheck::fail(path + ".data_parallel_attention", "at most 1024 GPUs per node (tensor_parallel x data_parallel_attention)",
+                   g["data_parallel_attention"]);
     }
-    int64_t num_blocks = std::min<int64_t>(static_cast<int64_t>(kv_bytes / static_cast<double>(bytes_per_block)),
-                                           int64_t{1} << 31);
+    const int64_t gpus = tp * dp;
+    const int64_t ep = jcheck::member(g, "expert_parallel")
+                           ? jcheck::integer(g["expert_parallel"], path + ".expert_parallel", 1)
+                           : 1;
+    if (ep != 1 && ep != gpus) {
+      jcheck::fail(path + ".expert_parallel",
+                   "1 (experts split tensor-parallel) or the node's GPU count, tensor_parallel x "
+                   "data_parallel_attention = " + std::to_string(gpus),
+                   g["expert_parallel"]);
+    }
+    if (ep > 1 && !s.model.is_moe()) {
+      jcheck::fail(path + ".expert_parallel", "1: " + s.model.name + " has no experts", g["expert_parallel"]);
+    }
+    ordered_json interconnect_out;
+    const LinkSpec interconnect = parse_link(jcheck::member(g, "interconnect"), path + ".interconnect", interconnect_out);
+    const bool standby = jcheck::member(g, "standby") ? jcheck::boolean(g["standby"], path + ".standby") : false;
+    const double memory = static_cast<double>(spec.memory_bytes) * static_cast<double>(gpus) * s.memory_fraction;
+    // Every attention replica holds its own copy of everything but the routed experts, which the
+    // node holds once (spread over its GPUs).
+    const int64_t weights = dp * replica_bytes + expert_bytes;
+    const double kv_bytes = memory - static_cast<double>(weights);
+    const double replication = kv_replication(s.model, tp);
+    const double per_block = static_cast<double>(bytes_per_block) * replication;
+    if (kv_bytes < per_block) {
+      char buf[320];
+      if (dp == 1 && !s.model.is_moe()) {
+        std::snprintf(buf, sizeof buf,
+                      ": %s's weights (%.1f GiB) leave no room for KV in %lld x %s (%.1f GiB) at "
+                      "memory_fraction %.2f; use more tensor_parallel GPUs or a larger GPU",
+                      s.model.name.c_str(), static_cast<double>(weights) / kGiB,
+                      static_cast<long long>(tp), spec.name.c_str(), memory / kGiB, s.memory_fraction);
+        throw_input_error(path + buf);
+      }
+      throw_input_error(path + ": " + s.model.name + "'s weights (" + gib(static_cast<double>(weights)) + ": " +
+                        gib(static_cast<double>(expert_bytes)) + " of routed experts + " + std::to_string(dp) +
+                        " x " + gib(static_cast<double>(replica_bytes)) +
+                        " of everything else, one copy per data-parallel attention replica) leave no room for KV in " +
+                        std::to_string(gpus) + " x " + spec.name + " (" + gib(memory) + " at memory_fraction " + fraction(s.memory_fraction) + "); use more GPUs per node (tensor_parallel x data_parallel_attention) or a larger GPU");
+    }
+    int64_t num_blocks = std::min<int64_t>(static_cast<int64_t>(kv_bytes / per_block), int64_t{1} << 31);
     if (s.num_blocks > 0) {
       if (s.num_blocks > num_blocks) {
         throw_input_error("kv.num_blocks: " + std::to_string(s.num_blocks) + " blocks do not fit in " + path +
@@ -161,6 +218,10 @@ void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
       n.standby = standby;
       n.gpu = spec;
       n.tensor_parallel = static_cast<int32_t>(tp);
+      n.data_parallel_attention = static_cast<int32_t>(dp);
+      n.expert_parallel = static_cast<int32_t>(ep);
+      n.interconnect = interconnect;
+      n.kv_replication = replication;
       n.layout.kind = s.layout;
       n.layout.geometry = s.model.kv_geometry(s.block_size, num_blocks);
       n.json_path = path;
@@ -171,6 +232,10 @@ void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
     o["count"] = count;
     o["role"] = to_string(r);
     o["tensor_parallel"] = tp;
+    // Shown only when set, so the resolved scenarios of dense runs read as they always did.
+    if (dp != 1) o["data_parallel_attention"] = dp;
+    if (ep != 1) o["expert_parallel"] = ep;
+    if (ep != 1 || jcheck::member(g, "interconnect")) o["interconnect"] = std::move(interconnect_out);
     o["standby"] = standby;
     o["kv_blocks_per_node"] = num_blocks;
     groups.push_back(std::move(o));
@@ -193,10 +258,14 @@ void parse_cluster(const json& c, Scenario& s, ordered_json& out) {
   out["link"] = std::move(link_out);
 }
 
-void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
+void parse_kv(const json* kv, Scenario& s, ordered_json& out, int32_t& kv_dtype, std::string& kv_dtype_name) {
   if (kv) {
     jcheck::check_object(*kv, "kv", {"block_size", "layout", "allocator", "transfer", "memory_fraction", "num_blocks",
-                                    "prefix_cache"});
+                                    "prefix_cache", "dtype"});
+    if (const json* v = jcheck::member(*kv, "dtype")) {
+      kv_dtype = rethrow_with_path("kv.dtype", [&] { return parse_kv_dtype(jcheck::string(*v, "kv.dtype"), "kv.dtype"); });
+      kv_dtype_name = v->get<std::string>();
+    }
     if (const json* v = jcheck::member(*kv, "num_blocks")) s.num_blocks = jcheck::integer(*v, "kv.num_blocks", 1);
     if (const json* v = jcheck::member(*kv, "block_size")) {
       const int64_t b = jcheck::integer(*v, "kv.block_size", 1);
@@ -241,6 +310,7 @@ void parse_kv(const json* kv, Scenario& s, ordered_json& out) {
   if (s.prefix_cache_blocks != 0) {
     out["prefix_cache"] = s.prefix_cache_blocks < 0 ? ordered_json(true) : ordered_json(s.prefix_cache_blocks);
   }
+  if (!kv_dtype_name.empty()) out["dtype"] = kv_dtype_name;
 }
 
 void parse_cost(const json* c, Scenario& s, ordered_json& out) {
@@ -248,7 +318,8 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
   std::string profile_text;
   if (c) {
     jcheck::check_object(*c, "cost_model", {"kind", "profile", "compute_efficiency", "memory_efficiency", "tp_efficiency",
-                                          "iteration_overhead_us", "role_flip_ms", "node_startup_s"});
+                                          "iteration_overhead_us", "role_flip_ms", "node_startup_s", "ep_overlap"});
+    if (const json* v = jcheck::member(*c, "ep_overlap")) cost.ep_overlap = jcheck::boolean(*v, "cost_model.ep_overlap");
     if (const json* v = jcheck::member(*c, "kind")) {
       const std::string kind = jcheck::string(*v, "cost_model.kind");
       if (kind == "calibrated") {
@@ -285,9 +356,10 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
         rethrow_with_path("cost_model.profile", [&] { return load_profile(cost.profile_path); }));
     rethrow_with_path("cost_model.profile", [&] { check_profile_fits(*profile, s.model, s.block_size, s.layout); });
     for (const NodeSpec& n : s.nodes) {
-      if (n.tensor_parallel != 1) {
-        throw_input_error(n.json_path + ".tensor_parallel: the calibrated cost model prices one device as profiled; "
-                          "tensor_parallel must be 1 (use the roofline for tensor-parallel nodes)");
+      if (n.gpus() != 1) {
+        throw_input_error(n.json_path + (n.tensor_parallel != 1 ? ".tensor_parallel" : ".data_parallel_attention") +
+                          ": the calibrated cost model prices one device as profiled; a node must be one GPU "
+                          "(use the roofline for tensor- or data-parallel nodes)");
       }
     }
     cost.profile = std::move(profile);
@@ -304,6 +376,22 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
   out["iteration_overhead_us"] = static_cast<double>(cost.iteration_overhead.ns()) / 1e3;
   out["role_flip_ms"] = static_cast<double>(cost.role_flip.ns()) / 1e6;
   out["node_startup_s"] = cost.node_startup.seconds();
+  if (cost.ep_overlap) out["ep_overlap"] = true;
+}
+
+// "accept_unmodelled": true (every key) or the config keys FlowKV may read without modelling.
+ModelReadOptions parse_accept(const json* v) {
+  ModelReadOptions o;
+  if (!v) return o;
+  if (v->is_boolean()) {
+    o.accept_all = v->get<bool>();
+    return o;
+  }
+  if (!v->is_array()) jcheck::fail("accept_unmodelled", "true or an array of model config keys", *v);
+  for (size_t i = 0; i < v->size(); ++i) {
+    o.accept_unmodelled.push_back(jcheck::string((*v)[i], "accept_unmodelled[" + std::to_string(i) + "]"));
+  }
+  return o;
 }
 
 // "a.b[2].c" -> steps; a step is a key or an index.
@@ -453,6 +541,14 @@ void apply_flag_overrides(json& root, const ScenarioOverrides& o) {
         if (g.is_object()) g["gpu"] = *o.gpu;
       }
     }
+    // A role group the flags create takes --gpu, else the scenario's first group's GPU (read before
+    // any group is dropped: "--prefill-nodes 0 --decode-nodes 0 --colocated-nodes 1" keeps the GPU).
+    json default_gpu = "H100-SXM";
+    if (o.gpu) {
+      default_gpu = *o.gpu;
+    } else if (!nodes.empty() && nodes[0].is_object() && nodes[0].contains("gpu")) {
+      default_gpu = nodes[0]["gpu"];
+    }
     const std::pair<const char*, std::optional<int64_t>> counts[] = {
         {"prefill", o.prefill_nodes}, {"decode", o.decode_nodes}, {"colocated", o.colocated_nodes}};
     for (const auto& [role, count] : counts) {
@@ -466,13 +562,7 @@ void apply_flag_overrides(json& root, const ScenarioOverrides& o) {
         if (!same) kept.push_back(g);
       }
       if (group.empty()) {
-        json gpu = "H100-SXM";
-        if (o.gpu) {
-          gpu = *o.gpu;
-        } else if (!nodes.empty() && nodes[0].is_object() && nodes[0].contains("gpu")) {
-          gpu = nodes[0]["gpu"];
-        }
-        group["gpu"] = gpu;
+        group["gpu"] = default_gpu;
         group["role"] = role;
       }
       group["count"] = *count;
@@ -481,6 +571,23 @@ void apply_flag_overrides(json& root, const ScenarioOverrides& o) {
     }
   }
   if (o.policy) object_at(root, "policies")["global"] = *o.policy;
+  if (o.accept_unmodelled) {
+    require_utf8(*o.accept_unmodelled, "--accept-unmodelled");
+    if (*o.accept_unmodelled == "all") {
+      root["accept_unmodelled"] = true;
+    } else {
+      json& list = root["accept_unmodelled"];
+      if (!list.is_array()) list = json::array();
+      std::string rest = *o.accept_unmodelled;
+      while (!rest.empty()) {
+        const size_t comma = rest.find(',');
+        const std::string key = rest.substr(0, comma);
+        if (key.empty()) throw_input_error("--accept-unmodelled: expected KEY[,KEY...] or all, got '" + *o.accept_unmodelled + "'");
+        list.push_back(key);
+        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+      }
+    }
+  }
   if (o.rate_scale) object_at(root, "workload")["rate_scale"] = *o.rate_scale;
   if (o.seed) root["seed"] = *o.seed;
   for (const std::string& s : o.sets) apply_set(root, s);
@@ -495,10 +602,51 @@ void append_fault_overrides(json& root, const ScenarioOverrides& o) {
   }
 }
 
+// "placement": {"P0": 1, "D0": {"rank": 2, "device": 0}, ...}: every node, by name.
+static ordered_json parse_placement(const json& v, Scenario& s) {
+  if (!v.is_object()) jcheck::fail("placement", "an object mapping every node name to a rank or {\"rank\", \"device\"}", v);
+  std::vector<std::string> names;
+  for (const NodeSpec& n : s.nodes) names.push_back(n.name);
+  jcheck::check_object(v, "placement", names);
+  s.placement.resize(s.nodes.size());
+  ordered_json out = ordered_json::object();
+  std::string missing;
+  for (size_t i = 0; i < s.nodes.size(); ++i) {
+    const std::string& name = s.nodes[i].name;
+    const json* p = jcheck::member(v, name.c_str());
+    if (p == nullptr) {
+      missing += (missing.empty() ? "" : ", ") + name;
+      continue;
+    }
+    const std::string path = "placement." + name;
+    NodePlacement& np = s.placement[i];
+    if (p->is_object()) {
+      jcheck::check_object(*p, path, {"rank", "device"});
+      const json* rank = jcheck::member(*p, "rank");
+      if (rank == nullptr) jcheck::fail(path + ".rank", "an integer >= 0 (the MPI rank hosting the node)", json());
+      np.rank = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*rank, path + ".rank", 0), 1 << 20));
+      if (const json* d = jcheck::member(*p, "device")) {
+        np.device = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*d, path + ".device", 0), 1 << 10));
+      }
+    } else {
+      np.rank = static_cast<int32_t>(std::min<int64_t>(jcheck::integer(*p, path, 0), 1 << 20));
+    }
+    ordered_json o = ordered_json::object();
+    o["rank"] = np.rank;
+    if (np.device >= 0) o["device"] = np.device;
+    out[name] = std::move(o);
+  }
+  if (!missing.empty()) {
+    throw_input_error("placement: every node needs a rank; missing: " + missing);
+  }
+  return out;
+}
+
 Scenario parse_scenario_spec(const json& root, const std::string& source, const fs::path& base_dir) {
   if (!root.is_object()) throw_input_error(source + ": expected a JSON object (a scenario)");
   jcheck::check_object(root, "", {"name", "description", "cluster", "model", "kv", "workload", "policies",
-                                "slo", "seed", "cost_model", "max_retries", "faults"});
+                                "slo", "seed", "cost_model", "max_retries", "faults", "placement",
+                                "accept_unmodelled"});
   Scenario s;
   s.base_dir = base_dir;
   ordered_json out = ordered_json::object();
@@ -511,16 +659,30 @@ Scenario parse_scenario_spec(const json& root, const std::string& source, const 
   out["description"] = s.description;
 
   ordered_json kv_out;
-  parse_kv(jcheck::member(root, "kv"), s, kv_out);
+  int32_t kv_dtype = 0;
+  std::string kv_dtype_name;
+  parse_kv(jcheck::member(root, "kv"), s, kv_out, kv_dtype, kv_dtype_name);
 
   const json& model = require_member(root, "model", "a model name such as \"llama-3.1-8b\" or a path to a config.json");
   const std::string model_name = jcheck::string(model, "model");
-  s.model = rethrow_with_path("model", [&] { return find_model(model_argument(model_name, base_dir)); });
+  s.accept = parse_accept(jcheck::member(root, "accept_unmodelled"));
+  s.model = rethrow_with_path("model", [&] { return find_model(model_argument(model_name, base_dir), s.accept); });
+  if (kv_dtype > 0) s.model.kv_dtype_bytes = kv_dtype;
+  for (const std::string& u : s.model.unmodelled) {
+    s.warnings.push_back("model config key " + u + "; accepted by accept_unmodelled, so the figures leave it out");
+  }
+  s.kv_shape = s.model.kv_geometry(s.block_size, 0);
+  if (s.prefix_cache_blocks != 0 && s.model.window.num_layers > 0) {
+    throw_input_error("kv.prefix_cache: not modelled for " + s.model.name + ", whose " +
+                      std::to_string(s.model.window.num_layers) +
+                      " sliding-window layers keep only part of a request's KV (use false)");
+  }
 
   ordered_json cluster_out = ordered_json::object();
   parse_cluster(require_member(root, "cluster", "{\"nodes\": [...], \"link\": ...}"), s, cluster_out);
   out["cluster"] = std::move(cluster_out);
   out["model"] = model_name;
+  if (const json* v = jcheck::member(root, "accept_unmodelled")) out["accept_unmodelled"] = *v;
   out["kv"] = std::move(kv_out);
 
   const json& workload = require_member(root, "workload", "{\"trace\": FILE, ...} or {\"generator\": {...}, ...}");
@@ -579,6 +741,7 @@ Scenario parse_scenario_spec(const json& root, const std::string& source, const 
     s.faults = parse_faults(*v, names, faults_out);
   }
   out["faults"] = std::move(faults_out);
+  if (const json* v = jcheck::member(root, "placement")) out["placement"] = parse_placement(*v, s);
   s.resolved = std::move(out);
   return s;
 }

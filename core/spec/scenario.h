@@ -36,15 +36,30 @@
 
 namespace flowkv::core {
 
-// One node of the cluster, resolved: its GPU, role and KV pool.
+// One node of the cluster, resolved: its GPU, role and KV pool. A node is one serving instance:
+// data_parallel_attention attention replicas of tensor_parallel GPUs each, the routed experts
+// spread over all of them when expert_parallel > 1 (docs/simulator.md, "Parallelism").
 struct NodeSpec {
   std::string name;            // "P0", "D1", "C0": role letter and index within the role
   NodeRole role = NodeRole::kColocated;
   bool standby = false;        // not routable until a role controller lets it join
-  GpuSpec gpu;                 // one GPU's figures; the node has tensor_parallel of them
-  int32_t tensor_parallel = 1;
+  GpuSpec gpu;                 // one GPU's figures; the node has gpus() of them
+  int32_t tensor_parallel = 1; // GPUs of one attention replica (attention and dense layers split TP ways)
+  int32_t data_parallel_attention = 1;  // attention replicas, each with its own requests' KV
+  int32_t expert_parallel = 1; // GPUs the routed experts are spread over: 1 (split TP ways) or gpus()
+  LinkSpec interconnect;       // between the node's GPUs: carries the expert-parallel all-to-all
+  double kv_replication = 1;   // copies of a token's KV the TP ranks keep: > 1 when TP exceeds the
+                               // KV heads (MLA's one latent: TP copies)
   KvLayout layout;             // geometry.num_blocks = the node's pool size
   std::string json_path;       // "cluster.nodes[1]", for messages
+  int32_t gpus() const { return tensor_parallel * data_parallel_attention; }
+};
+
+// Where a node runs in a live run launched over several processes (mpirun / srun; docs/live.md,
+// "Across processes and hosts"): its MPI rank and, on GPUs, its device. The simulator ignores it.
+struct NodePlacement {
+  int32_t rank = 0;
+  int32_t device = -1;  // -1: the rank's own (its local rank among the ranks that host nodes)
 };
 
 struct SloSpec {
@@ -72,6 +87,7 @@ struct CostModelSpec {
   Duration iteration_overhead = Duration::micros(1500);  // scheduling, launch, sampling
   Duration role_flip = Duration::millis(50);              // cost of a node changing role
   Duration node_startup = Duration::seconds(30);          // a standby node joining (loading weights)
+  bool ep_overlap = false;  // the expert-parallel all-to-all hides behind compute (two micro-batches)
 };
 
 struct PolicySpec {
@@ -104,6 +120,19 @@ struct Scenario {
   CostModelSpec cost;
   int32_t max_retries = 3;         // failed transfers / iterations retried per request
   std::vector<FaultSpec> faults;   // injected by the simulator, sorted by start time
+  // One per node when the scenario has "placement"; empty: the default placement (one node per
+  // rank). Ranks past the world size are refused when the live run starts.
+  std::vector<NodePlacement> placement;
+  // Config keys the scenario accepts although FlowKV does not model them ("accept_unmodelled").
+  ModelReadOptions accept;
+  // What the results should say about the run's fidelity (accepted unmodelled keys): summary.json's
+  // "warnings".
+  std::vector<std::string> warnings;
+  // Every node's KV shape but its size (num_blocks 0).
+  KvGeometry kv_shape;
+
+  // Blocks a request of `tokens` tokens holds on any node (kv_shape.blocks_for_tokens).
+  int64_t blocks_for_tokens(int64_t tokens) const { return kv_shape.blocks_for_tokens(tokens); }
 
   // The scenario with every default filled in, keys in a fixed order (what summary.json shows).
   nlohmann::ordered_json resolved;
@@ -124,6 +153,7 @@ struct ScenarioOverrides {
   std::optional<uint64_t> seed;
   std::vector<std::string> sets;            // "json.path=value"
   std::vector<std::string> faults;          // --fault texts, appended to "faults" after the sets
+  std::optional<std::string> accept_unmodelled;  // "key,key" or "all": accept_unmodelled
 };
 
 // Reads a scenario file as JSON (syntax errors name the file and line).

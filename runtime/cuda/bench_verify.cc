@@ -16,10 +16,10 @@ std::vector<kernels::SegmentRow> expected_rows(const core::KvLayout& src,
   FLOWKV_CHECK(src_ids.size() == dst_ids.size(), "source and destination block counts differ");
   const int64_t chunk = src.geometry.chunk_bytes();
   std::vector<kernels::SegmentRow> rows;
-  rows.reserve(src_ids.size() * 2 * static_cast<size_t>(src.geometry.num_layers));
+  rows.reserve(src_ids.size() * static_cast<size_t>(src.geometry.chunks_per_block()));
   for (size_t i = 0; i < src_ids.size(); ++i) {
     for (int32_t layer = 0; layer < src.geometry.num_layers; ++layer) {
-      for (int32_t kv = 0; kv < 2; ++kv) {
+      for (int32_t kv = 0; kv < src.geometry.kv_parts; ++kv) {
         rows.push_back({src.chunk_offset(layer, kv, src_ids[i]),
                         dst.chunk_offset(layer, kv, dst_ids[i]), chunk, 0});
       }

@@ -55,14 +55,33 @@ int resolve_peer(int requested, int rank, int world_size) {
 
 NcclTransport::NcclTransport(const RankInfo& info, core::Duration setup_timeout)
     : info_(info), setup_timeout_(setup_timeout), barrier_word_(sizeof(int)) {
+  std::vector<std::byte> id;
+  if (info_.rank == 0) id = new_unique_id();
+  else id.assign(sizeof(ncclUniqueId), std::byte{0});
+  init(broadcast_from_rank0(info_, id, setup_timeout_));
+}
+
+NcclTransport::NcclTransport(const RankInfo& info, std::span<const std::byte> unique_id,
+                             core::Duration setup_timeout)
+    : info_(info), setup_timeout_(setup_timeout), barrier_word_(sizeof(int)) {
+  init(unique_id);
+}
+
+std::vector<std::byte> NcclTransport::new_unique_id() {
+  setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);  // before NCCL reads its environment
+  ncclUniqueId id;
+  std::memset(&id, 0, sizeof(id));
+  FLOWKV_NCCL_CHECK(ncclGetUniqueId(&id));
+  const auto* p = reinterpret_cast<const std::byte*>(&id);
+  return std::vector<std::byte>(p, p + sizeof(id));
+}
+
+size_t NcclTransport::unique_id_bytes() { return sizeof(ncclUniqueId); }
+
+void NcclTransport::init(std::span<const std::byte> blob) {
   // NVLink multicast (NVLS) stays off unless the user explicitly set it: see the header.
   setenv("NCCL_NVLS_ENABLE", "0", /*overwrite=*/0);
   ncclUniqueId id;
-  std::memset(&id, 0, sizeof(id));
-  if (info_.rank == 0) FLOWKV_NCCL_CHECK(ncclGetUniqueId(&id));
-  const auto blob = broadcast_from_rank0(
-      info_, std::span<const std::byte>(reinterpret_cast<const std::byte*>(&id), sizeof(id)),
-      setup_timeout_);
   if (blob.size() != sizeof(id)) {
     throw core::Error(core::ErrorKind::kRuntime, "rendezvous: NCCL unique id of " +
                                                      std::to_string(blob.size()) + " bytes, expected " +

@@ -61,6 +61,13 @@ int resolve_peer(int requested, int rank, int world_size);
 class NcclTransport final : public CudaTransport {
  public:
   NcclTransport(const RankInfo& info, core::Duration setup_timeout);
+  // The same over a unique id that the ranks shared by other means (multi-rank `flowkv live`
+  // sends it over MPI: runtime/mpi/nccl_peer.h): `unique_id` is new_unique_id() of one rank.
+  // info.master_addr / master_port are unused. Collective over the ranks of `info`.
+  NcclTransport(const RankInfo& info, std::span<const std::byte> unique_id, core::Duration setup_timeout);
+  // A fresh NCCL unique id (ncclGetUniqueId), as bytes.
+  static std::vector<std::byte> new_unique_id();
+  static size_t unique_id_bytes();
   ~NcclTransport() override;
   NcclTransport(const NcclTransport&) = delete;
   NcclTransport& operator=(const NcclTransport&) = delete;
@@ -82,6 +89,7 @@ class NcclTransport final : public CudaTransport {
   void barrier(core::Duration timeout);
 
  private:
+  void init(std::span<const std::byte> unique_id);
   TransferState probe(TransferRecord& record);
   void abort(TransferRecord* culprit, TransferState culprit_state, const std::string& why);
   void await_ready(core::Duration timeout, const char* what);  // waits out ncclInProgress

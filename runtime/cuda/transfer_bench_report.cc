@@ -35,6 +35,8 @@ nlohmann::json to_json(const TransferBenchOptions& o, const TransferBenchReport&
                 {"num_kv_heads", o.model.num_kv_heads},
                 {"head_dim", o.model.head_dim},
                 {"dtype_bytes", o.model.dtype_bytes},
+                {"kv_dtype_bytes", o.model.kv_dtype_bytes},
+                {"kv_parts", o.model.kv_geometry(o.block_size, 0).kv_parts},
                 {"kv_bytes_per_token", o.model.kv_bytes_per_token()}};
   j["options"] = {{"transport", to_string(o.transport)},
                   {"block_size", o.block_size},

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <thread>
 #include <variant>
 
 #include "core/base/error.h"
 #include "core/kv/transfer_plan.h"
+#include "runtime/live/local_node_host.h"
 #include "runtime/live/token_source.h"
 #include "runtime/transport.h"
 
@@ -35,41 +35,43 @@ Completion work_done(core::WorkId id, Time t, WorkState state) {
 }  // namespace
 
 struct LiveBackend::Node {
-  uint32_t index = 0;
   std::string name;
-  std::unique_ptr<NodeExecutor> exec;
-  std::shared_mutex pool_mu;               // shared: iterations and transfers; exclusive: poison
-  std::unique_ptr<Transport> transport;    // used by `sender` only
-  int32_t down = 0;                        // controller thread only
+  int32_t down = 0;          // crashes in progress, plus one for good when lost
+  bool lost = false;
   int32_t link_down = 0;
-  std::vector<double> slow;                // active link-slow factors
-  // Last: destroyed first, so no job runs once the executor and transport are gone.
-  std::unique_ptr<Worker> compute;
-  std::unique_ptr<Worker> sender;
+  std::vector<double> slow;  // active link-slow factors
 };
 
 struct LiveBackend::Done {
-  uint64_t work = 0;
-  WorkState state = WorkState::kCompleted;
+  JobResult result;
   Time time;
-  std::vector<int32_t> next;  // iterations: the sampled token of each item (-1 when none)
-  std::string error;
-  std::optional<IterationSample> sample;
+  std::optional<uint32_t> lost_node;  // set: not a result, node lost (result.error says why)
 };
 
 struct LiveBackend::InFlight {
   Kind kind = Kind::kIteration;
   uint32_t a = 0, b = 0;  // node; transfers: source, destination
+  Time submitted;
   Time deadline;
   // Iterations: (request index, item index) of the items whose sampled token extends the
-  // request's sequence.
+  // request's sequence, and the sample the result completes.
   std::vector<std::pair<uint64_t, uint32_t>> appends;
+  std::optional<IterationSample> sample;
 };
 
 LiveBackend::LiveBackend(const core::Scenario& scenario, std::span<const core::Request> requests, Device& device,
                          const LiveOptions& options)
-    : scenario_(scenario), requests_(requests), device_(device), options_(options),
-      start_(std::chrono::steady_clock::now()) {
+    : LiveBackend(scenario, requests,
+                  [&](NodeHost::Listener& listener) {
+                    LocalNodeHostOptions o;
+                    o.work_timeout = options.work_timeout;
+                    return std::make_unique<LocalNodeHost>(scenario, device, listener, std::move(o));
+                  },
+                  options) {}
+
+LiveBackend::LiveBackend(const core::Scenario& scenario, std::span<const core::Request> requests,
+                         const NodeHostFactory& make_host, const LiveOptions& options)
+    : scenario_(scenario), requests_(requests), options_(options), start_(std::chrono::steady_clock::now()) {
   if (!(options_.time_scale > 0)) core::throw_input_error("--time-scale: expected a positive number");
   scaled_.reserve(requests.size());
   tokens_.resize(requests.size());
@@ -89,30 +91,12 @@ LiveBackend::LiveBackend(const core::Scenario& scenario, std::span<const core::R
     t = prompt_tokens(r, scenario.model.vocab_size, scenario.seed);
     t.reserve(static_cast<size_t>(r.prompt_tokens + r.output_tokens + 1));
   }
-  int64_t pools = 0;
-  for (const core::NodeSpec& n : scenario.nodes) pools += n.layout.geometry.pool_bytes();
-  const int64_t free = device.free_bytes();
-  if (pools > free) {
-    char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "the KV pools of the %zu nodes take %.2f GB (%lld blocks each of %lld bytes on node %s) but the "
-                  "device %s has %.2f GB free after the weights: set kv.num_blocks to a smaller pool",
-                  scenario.nodes.size(), static_cast<double>(pools) / 1e9,
-                  static_cast<long long>(scenario.nodes[0].layout.geometry.num_blocks),
-                  static_cast<long long>(scenario.nodes[0].layout.geometry.block_bytes()),
-                  scenario.nodes[0].name.c_str(), device.name().c_str(), static_cast<double>(free) / 1e9);
-    core::throw_input_error(msg);
-  }
-  for (size_t i = 0; i < scenario.nodes.size(); ++i) {
-    auto n = std::make_unique<Node>();
-    n->index = static_cast<uint32_t>(i);
-    n->name = scenario.nodes[i].name;
-    n->exec = device.make_node(scenario.nodes[i].layout);
-    n->transport = device.make_transport();
-    n->compute = std::make_unique<Worker>(n->name + "-compute");
-    n->sender = std::make_unique<Worker>(n->name + "-send");
-    nodes_.push_back(std::move(n));
-  }
+  nodes_.resize(scenario.nodes.size());
+  for (size_t i = 0; i < scenario.nodes.size(); ++i) nodes_[i].name = scenario.nodes[i].name;
+  host_ = make_host(*this);
+  // Time starts once the nodes are built (weights, pools, other ranks ready): arrivals are not
+  // late because of it.
+  start_ = std::chrono::steady_clock::now();
   for (size_t i = 0; i < scenario.faults.size(); ++i) {
     const core::FaultSpec& f = scenario.faults[i];
     FLOWKV_CHECK(core::to_int(f.node) < nodes_.size(), "fault on an unknown node");
@@ -124,16 +108,26 @@ LiveBackend::LiveBackend(const core::Scenario& scenario, std::span<const core::R
 }
 
 LiveBackend::~LiveBackend() {
-  // Workers first (they reference the nodes' executors and post to this backend).
-  for (auto& n : nodes_) {
-    n->compute.reset();
-    n->sender.reset();
-  }
+  // The host first: its workers post to this backend.
+  host_.reset();
 }
 
 Time LiveBackend::clock() const {
   return Time::from_nanos(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start_).count());
+}
+
+void LiveBackend::on_result(JobResult result) {
+  Done d;
+  d.result = std::move(result);
+  post_done(std::move(d));
+}
+
+void LiveBackend::on_node_lost(uint32_t node, std::string why) {
+  Done d;
+  d.lost_node = node;
+  d.result.error = std::move(why);
+  post_done(std::move(d));
 }
 
 void LiveBackend::post_done(Done done) {
@@ -155,7 +149,7 @@ void LiveBackend::submit(const core::Work& work) {
   } else if (const auto* f = std::get_if<core::RoleFlip>(&work)) {
     const uint32_t node = core::to_int(f->node);
     FLOWKV_CHECK(node < nodes_.size(), "role flip on an unknown node");
-    if (nodes_[node]->down > 0) {
+    if (nodes_[node].down > 0) {
       ready_.push_back(work_done(f->id, last_, WorkState::kFailed));
       return;
     }
@@ -174,22 +168,17 @@ void LiveBackend::submit(const core::Work& work) {
 void LiveBackend::submit_iteration(const core::Iteration& it) {
   const uint32_t index = core::to_int(it.node);
   FLOWKV_CHECK(index < nodes_.size(), "iteration on an unknown node");
-  Node& node = *nodes_[index];
-  if (node.down > 0) {
+  if (nodes_[index].down > 0) {
     ready_.push_back(work_done(it.id, last_, WorkState::kFailed));
     return;
   }
+  const auto began = std::chrono::steady_clock::now();
   const int32_t block_size = scenario_.block_size;
-  // Everything the worker needs is copied out of the Work now (its spans die with submit()).
-  struct ItemPlan {
-    core::RequestId request;
-    int64_t start = 0, token_offset = 0, num_tokens = 0, block_offset = 0, num_blocks = 0;
-    bool sample = false;
-  };
-  auto items = std::make_shared<std::vector<ItemPlan>>();
-  auto token_buf = std::make_shared<std::vector<int32_t>>();
-  auto block_buf = std::make_shared<std::vector<int64_t>>();
-  items->reserve(it.prefill.size() + it.decode.size());
+  // Everything the host needs is copied out of the Work now (its spans die with submit()).
+  IterationJob job;
+  job.work = core::to_int(it.id);
+  job.node = index;
+  job.items.reserve(it.prefill.size() + it.decode.size());
   InFlight fl;
   fl.kind = Kind::kIteration;
   fl.a = index;
@@ -199,22 +188,21 @@ void LiveBackend::submit_iteration(const core::Iteration& it) {
     const std::vector<int32_t>& seq = tokens_[core::to_int(r)];
     FLOWKV_CHECK(start + n <= static_cast<int64_t>(seq.size()),
                  "request " + std::to_string(core::to_int(r)) + ": tokens past its known sequence");
-    ItemPlan p;
-    p.request = r;
+    IterationJob::Item p;
+    p.request = core::to_int(r);
     p.start = start;
-    p.token_offset = static_cast<int64_t>(token_buf->size());
     p.num_tokens = n;
-    token_buf->insert(token_buf->end(), seq.begin() + start, seq.begin() + start + n);
-    p.block_offset = static_cast<int64_t>(block_buf->size());
+    job.tokens.insert(job.tokens.end(), seq.begin() + start, seq.begin() + start + n);
+    const auto block_offset = static_cast<int64_t>(job.blocks.size());
     for (const core::BlockRun& run : blocks) {
-      for (int64_t b = 0; b < run.count; ++b) block_buf->push_back(int64_t{core::to_int(run.first)} + b);
+      for (int64_t b = 0; b < run.count; ++b) job.blocks.push_back(int64_t{core::to_int(run.first)} + b);
     }
-    p.num_blocks = static_cast<int64_t>(block_buf->size()) - p.block_offset;
+    p.num_blocks = static_cast<int64_t>(job.blocks.size()) - block_offset;
     FLOWKV_CHECK(p.num_blocks * block_size >= start + n,
                  "request " + std::to_string(core::to_int(r)) + ": its blocks do not cover its tokens");
     p.sample = sample_it;
-    if (sample_it) fl.appends.emplace_back(core::to_int(r), static_cast<uint32_t>(items->size()));
-    items->push_back(p);
+    if (sample_it) fl.appends.emplace_back(core::to_int(r), static_cast<uint32_t>(job.items.size()));
+    job.items.push_back(p);
   };
   for (const core::PrefillItem& p : it.prefill) {
     const auto known = static_cast<int64_t>(tokens_[core::to_int(p.request)].size());
@@ -234,117 +222,46 @@ void LiveBackend::submit_iteration(const core::Iteration& it) {
   sample.decode_items = static_cast<int64_t>(it.decode.size());
   const Time now = clock();
   sample.submitted = now;
+  fl.submitted = now;
   fl.deadline = now + options_.work_timeout;
-  const uint64_t id = core::to_int(it.id);
-  in_flight_.emplace(id, std::move(fl));
+  fl.sample = sample;
+  in_flight_.emplace(job.work, std::move(fl));
   ++outstanding_;
-  Node* n = &node;
-  node.compute->post([this, n, id, items, token_buf, block_buf, sample]() mutable {
-    Done done;
-    done.work = id;
-    sample.started = clock();
-    std::vector<ExecItem> exec_items(items->size());
-    for (size_t k = 0; k < items->size(); ++k) {
-      const ItemPlan& p = (*items)[k];
-      exec_items[k].request = p.request;
-      exec_items[k].start = p.start;
-      exec_items[k].tokens = std::span<const int32_t>(token_buf->data() + p.token_offset, static_cast<size_t>(p.num_tokens));
-      exec_items[k].blocks = std::span<const int64_t>(block_buf->data() + p.block_offset, static_cast<size_t>(p.num_blocks));
-      exec_items[k].sample = p.sample;
-    }
-    done.next.assign(items->size(), -1);
-    try {
-      std::shared_lock<std::shared_mutex> lock(n->pool_mu);
-      n->exec->run(exec_items, done.next);
-    } catch (const std::exception& e) {
-      done.state = WorkState::kFailed;
-      done.error = n->name + ": iteration failed: " + e.what();
-    }
-    sample.finished = clock();
-    sample.ok = done.state == WorkState::kCompleted;
-    done.sample = sample;
-    post_done(std::move(done));
-  });
+  host_->run_iteration(std::move(job));
+  stats_.submit_time += Duration::nanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count());
 }
 
 void LiveBackend::submit_transfer(const core::Transfer& t) {
   const uint32_t src = core::to_int(t.src), dst = core::to_int(t.dst);
   FLOWKV_CHECK(src < nodes_.size() && dst < nodes_.size(), "transfer between unknown nodes");
-  Node& s = *nodes_[src];
-  Node& d = *nodes_[dst];
+  const Node& s = nodes_[src];
+  const Node& d = nodes_[dst];
   if (s.down > 0 || d.down > 0 || s.link_down > 0 || d.link_down > 0) {
     ready_.push_back(work_done(t.id, last_, WorkState::kFailed));
     return;
   }
-  const core::KvLayout& sl = s.exec->layout();
-  const core::KvLayout& dl = d.exec->layout();
-  auto copies = std::make_shared<std::vector<core::Copy>>(core::plan_transfer(sl, t.src_blocks, dl, t.dst_blocks, scenario_.transfer));
-  std::shared_ptr<std::vector<core::Copy>> gather, scatter;
-  int64_t staging_bytes = 0;
-  if (scenario_.transfer == core::TransferMode::kPerLayer) {
-    gather = std::make_shared<std::vector<core::Copy>>(core::plan_staging(sl, t.src_blocks, true));
-    scatter = std::make_shared<std::vector<core::Copy>>(core::plan_staging(dl, t.dst_blocks, false));
-    staging_bytes = core::total_blocks(t.src_blocks) * sl.geometry.block_bytes();
-  }
-  double slow = 1.0;
-  for (const double f : s.slow) slow = std::min(slow, f);
-  for (const double f : d.slow) slow = std::min(slow, f);
+  const auto began = std::chrono::steady_clock::now();
+  TransferJob job;
+  job.work = core::to_int(t.id);
+  job.src = src;
+  job.dst = dst;
+  job.src_blocks.assign(t.src_blocks.begin(), t.src_blocks.end());
+  job.dst_blocks.assign(t.dst_blocks.begin(), t.dst_blocks.end());
+  for (const double f : s.slow) job.slow = std::min(job.slow, f);
+  for (const double f : d.slow) job.slow = std::min(job.slow, f);
   const Time now = clock();
   InFlight fl;
   fl.kind = Kind::kTransfer;
   fl.a = src;
   fl.b = dst;
+  fl.submitted = now;
   fl.deadline = now + options_.work_timeout;
-  const uint64_t id = core::to_int(t.id);
-  in_flight_.emplace(id, std::move(fl));
+  in_flight_.emplace(job.work, std::move(fl));
   ++outstanding_;
-  const Duration timeout = options_.work_timeout;
-  Node* sp = &s;
-  Node* dp = &d;
-  s.sender->post([this, sp, dp, id, copies, gather, scatter, staging_bytes, slow, timeout]() {
-    Done done;
-    done.work = id;
-    const auto began = std::chrono::steady_clock::now();
-    try {
-      std::shared_lock<std::shared_mutex> src_lock(sp->pool_mu, std::defer_lock);
-      std::shared_lock<std::shared_mutex> dst_lock(dp->pool_mu, std::defer_lock);
-      src_lock.lock();
-      if (dp != sp) dst_lock.lock();
-      Transport& tr = *sp->transport;
-      auto run = [&](const std::byte* from, std::byte* to, const std::vector<core::Copy>& plan, const char* what) {
-        TransferDesc desc;
-        desc.src = from;
-        desc.dst = to;
-        desc.copies = plan;
-        const TransferId tid = tr.submit(std::move(desc));
-        const TransferState st = tr.wait(tid, timeout);
-        const std::string why = tr.error(tid);
-        if (st != TransferState::kPending) tr.release(tid);
-        if (st != TransferState::kCompleted) {
-          throw core::Error(core::ErrorKind::kRuntime, std::string(what) + " " + to_string(st) + ": " + why);
-        }
-      };
-      if (gather) {
-        DeviceBytes src_staging = device_.allocate(staging_bytes);
-        DeviceBytes dst_staging = device_.allocate(staging_bytes);
-        run(sp->exec->kv_data(), src_staging.get(), *gather, "gather");
-        run(src_staging.get(), dst_staging.get(), *copies, "per-layer send");
-        run(dst_staging.get(), dp->exec->kv_data(), *scatter, "scatter");
-      } else {
-        run(sp->exec->kv_data(), dp->exec->kv_data(), *copies, "transfer");
-      }
-    } catch (const std::exception& e) {
-      done.state = WorkState::kFailed;
-      done.error = sp->name + " -> " + dp->name + ": " + e.what();
-    }
-    if (slow < 1.0 && done.state == WorkState::kCompleted) {
-      // A link-slow fault: the link carries `slow` of its bandwidth, so the transfer takes 1/slow
-      // as long.
-      const auto took = std::chrono::steady_clock::now() - began;
-      std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(took * (1.0 / slow - 1.0)));
-    }
-    post_done(std::move(done));
-  });
+  host_->run_transfer(std::move(job));
+  stats_.submit_time += Duration::nanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - began).count());
 }
 
 // ---- completions ----
@@ -394,7 +311,7 @@ void LiveBackend::fail_in_flight(uint32_t node, bool iterations_too, Time t) {
 void LiveBackend::start_fault(size_t index, Time t) {
   const core::FaultSpec& f = scenario_.faults[index];
   const uint32_t n = core::to_int(f.node);
-  Node& node = *nodes_[n];
+  Node& node = nodes_[n];
   switch (f.kind) {
     case core::FaultKind::kCrash: {
       if (node.down++ > 0) return;
@@ -404,13 +321,9 @@ void LiveBackend::start_fault(size_t index, Time t) {
       c.node = f.node;
       deliver(c);
       fail_in_flight(n, true, t);
-      // The pool's contents are gone: whatever reads them before rewriting them must fail the
-      // token-equality proof. Runs after the job in progress (its result is discarded).
-      Node* np = &node;
-      node.compute->post([np] {
-        std::unique_lock<std::shared_mutex> lock(np->pool_mu);
-        np->exec->poison();
-      });
+      // Its KV is gone (the host poisons the pool after the job in progress, whose result is
+      // discarded).
+      host_->crash(n);
       return;
     }
     case core::FaultKind::kLinkDown:
@@ -425,7 +338,7 @@ void LiveBackend::start_fault(size_t index, Time t) {
 
 void LiveBackend::end_fault(size_t index, Time t) {
   const core::FaultSpec& f = scenario_.faults[index];
-  Node& node = *nodes_[core::to_int(f.node)];
+  Node& node = nodes_[core::to_int(f.node)];
   switch (f.kind) {
     case core::FaultKind::kCrash:
       if (--node.down == 0) {
@@ -447,6 +360,21 @@ void LiveBackend::end_fault(size_t index, Time t) {
   }
 }
 
+void LiveBackend::lose_node(uint32_t n, const std::string& why, Time t) {
+  Node& node = nodes_[n];
+  if (node.lost) return;
+  node.lost = true;
+  stats_.lost.push_back(node.name + ": " + why);
+  if (stats_.errors.size() < kMaxErrors) stats_.errors.push_back(node.name + " lost: " + why);
+  if (node.down++ > 0) return;  // down already (a crash in progress): it just never comes back
+  Completion c;
+  c.kind = Completion::Kind::kNodeDown;
+  c.time = t;
+  c.node = core::NodeId{n};
+  deliver(c);
+  fail_in_flight(n, true, t);
+}
+
 bool LiveBackend::take_worker_result(Time limit) {
   Done done;
   {
@@ -455,21 +383,36 @@ bool LiveBackend::take_worker_result(Time limit) {
     done = std::move(done_.front());
     done_.pop_front();
   }
-  if (!done.error.empty() && stats_.errors.size() < kMaxErrors) stats_.errors.push_back(done.error);
-  auto it = in_flight_.find(done.work);
+  if (done.lost_node) {
+    lose_node(*done.lost_node, done.result.error, done.time);
+    return true;
+  }
+  JobResult& r = done.result;
+  if (!r.error.empty() && stats_.errors.size() < kMaxErrors) stats_.errors.push_back(r.error);
+  auto it = in_flight_.find(r.work);
   if (it == in_flight_.end()) return true;  // failed or timed out already: a late result
   InFlight f = std::move(it->second);
   in_flight_.erase(it);
   --outstanding_;
-  if (done.sample) stats_.iterations.push_back(*done.sample);
-  if (f.kind == Kind::kIteration && done.state == WorkState::kCompleted) {
+  if (f.sample) {
+    IterationSample& s = *f.sample;
+    s.finished = done.time;
+    s.started = std::max(s.submitted, done.time - r.ran);
+    s.ok = r.state == WorkState::kCompleted;
+    stats_.iterations.push_back(s);
+    stats_.dispatch_overhead += std::max(Duration::zero(), (done.time - f.submitted) - r.queued - r.ran);
+    ++stats_.dispatched;
+  }
+  if (f.kind == Kind::kIteration && r.state == WorkState::kCompleted) {
+    FLOWKV_CHECK(r.next.size() >= f.appends.size(), "an iteration result with fewer tokens than items");
     for (const auto& [request, item] : f.appends) {
-      const int32_t token = done.next[item];
+      FLOWKV_CHECK(item < r.next.size(), "an iteration result with fewer tokens than items");
+      const int32_t token = r.next[item];
       FLOWKV_CHECK(token >= 0 && token < scenario_.model.vocab_size, "the executor returned no token for a sampled item");
       tokens_[request].push_back(token);
     }
   }
-  deliver(work_done(core::WorkId{done.work}, done.time, done.state));
+  deliver(work_done(core::WorkId{r.work}, done.time, r.state));
   return true;
 }
 

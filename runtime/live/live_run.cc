@@ -4,13 +4,15 @@
 #include <ctime>
 
 #include "core/base/error.h"
+#include "runtime/live/local_node_host.h"
 
 namespace flowkv::runtime {
 
 void check_live_model(const core::ModelSpec& model) {
-  if (!model.rope_scaling_unsupported.empty()) {
-    core::throw_input_error("model " + model.name + ": " + model.rope_scaling_unsupported +
-                            " is not implemented by the live executors (llama3 and none are)");
+  const std::string unsupported = model.first_unsupported_feature();
+  if (!unsupported.empty()) {
+    core::throw_input_error("model " + model.name + ": the live executors run dense Llama-architecture models; " +
+                            unsupported + " is not implemented by them (flowkv simulate models it)");
   }
   if (model.dtype_bytes != 2 && model.dtype_bytes != 4) {
     core::throw_input_error("model " + model.name + ": the live executors keep KV in bf16/fp16 or fp32 only");
@@ -19,8 +21,20 @@ void check_live_model(const core::ModelSpec& model) {
 
 LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, Device& device,
                        const LiveRunOptions& options) {
+  return run_live(
+      scenario, trace,
+      [&](NodeHost::Listener& listener) {
+        LocalNodeHostOptions o;
+        o.work_timeout = options.backend.work_timeout;
+        return std::make_unique<LocalNodeHost>(scenario, device, listener, std::move(o));
+      },
+      options);
+}
+
+LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, const NodeHostFactory& make_host,
+                       const LiveRunOptions& options) {
   check_live_model(scenario.model);
-  LiveBackend backend(scenario, trace.requests, device, options.backend);
+  LiveBackend backend(scenario, trace.requests, make_host, options.backend);
   LiveRunResult result;
   char date[32];
   const std::time_t now = std::time(nullptr);
@@ -32,7 +46,7 @@ LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trac
   result.run.info.events = backend.events();
   result.run.date = date;
   result.stats = backend.stats();
-  result.device = device.name();
+  result.device = backend.device_name();
   result.time_scale = options.backend.time_scale;
   result.outputs.resize(trace.requests.size());
   for (const core::Request& r : trace.requests) {
@@ -47,6 +61,13 @@ LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trac
   live["max_arrival_lag_s"] = core::round9(result.stats.max_arrival_lag.seconds());
   live["timed_out"] = result.stats.timed_out;
   live["controller_busy_s"] = core::round9(result.stats.controller_busy.seconds());
+  live["submit_s"] = core::round9(result.stats.submit_time.seconds());
+  live["dispatch_overhead_s"] = core::round9(result.stats.dispatch_overhead.seconds());
+  live["dispatch_overhead_mean_us"] =
+      result.stats.dispatched > 0
+          ? core::round9(result.stats.dispatch_overhead.seconds() * 1e6 / static_cast<double>(result.stats.dispatched))
+          : 0.0;
+  live["lost_nodes"] = result.stats.lost;
   live["errors"] = result.stats.errors;
   result.run.summary["live"] = std::move(live);
   return result;

@@ -41,6 +41,9 @@ void check_live_model(const core::ModelSpec& model);
 
 LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, Device& device,
                        const LiveRunOptions& options);
+// The same with the nodes where `make_host` puts them (runtime/mpi/: on other MPI ranks).
+LiveRunResult run_live(const core::Scenario& scenario, const traces::Trace& trace, const NodeHostFactory& make_host,
+                       const LiveRunOptions& options);
 
 void write_live_files(const LiveRunResult& result, const core::Scenario& scenario, core::OutputDir& out,
                       bool save_tokens);

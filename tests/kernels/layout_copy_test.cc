@@ -1,7 +1,8 @@
 // Block copies between KV layouts, and the gather / scatter of the vLLM-disagg path, put every
-// (layer, K|V) chunk of every listed block exactly where core::KvLayout says, and touch no other
-// destination byte. CPU reference on random data, poisoned destination; geometries with chunks
-// smaller than, equal to, larger than and not a multiple of the kernels' tile.
+// (layer, K|V) chunk (or MLA latent chunk) of every listed block exactly where core::KvLayout
+// says, and touch no other destination byte. CPU reference on random data, poisoned destination;
+// geometries with chunks smaller than, equal to, larger than and not a multiple of the kernels'
+// tile.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -56,7 +57,7 @@ void reference_copy(const KvLayout& sl, const std::vector<uint8_t>& src, const s
   const int64_t chunk = sl.geometry.chunk_bytes();
   for (size_t i = 0; i < sids.size(); ++i) {
     for (int32_t l = 0; l < sl.geometry.num_layers; ++l) {
-      for (int32_t kv = 0; kv < 2; ++kv) {
+      for (int32_t kv = 0; kv < sl.geometry.kv_parts; ++kv) {
         std::memcpy(dst.data() + dl.chunk_offset(l, kv, dids[i]), src.data() + sl.chunk_offset(l, kv, sids[i]),
                     static_cast<size_t>(chunk));
       }
@@ -97,8 +98,16 @@ KvGeometry geometry(int32_t layers, int32_t heads, int32_t head_dim, int32_t blo
   return g;
 }
 
+// One MLA latent per token and layer (kv_parts 1), DeepSeek-V3's 576 elements.
+KvGeometry mla(int32_t layers, int32_t block_size) {
+  KvGeometry g = geometry(layers, 1, 576, block_size);
+  g.kv_parts = 1;
+  return g;
+}
+
 const Shape kShapes[] = {
     {"small chunk (512 B)", geometry(3, 2, 32, 4)},
+    {"MLA latent (18 KiB chunk, one part per layer)", mla(3, 16)},
     {"Llama-3.1-8B's chunk (32 KiB)", geometry(2, 8, 128, 16)},
     {"64 KiB chunk (several tiles)", geometry(2, 8, 128, 32)},
     {"odd chunk (6912 B)", geometry(4, 3, 72, 16)},
@@ -168,11 +177,13 @@ TEST_F(LayoutCopy, GatherThenScatterThroughStaging) {
     reference_copy(pool, src, sids, staging, want_staging, identity);
     const auto got_staging = download(d_staging, staging.geometry.pool_bytes());
     EXPECT_EQ(count_wrong(got_staging, want_staging), 0u);
-    // Per layer, K and V of all n blocks are one contiguous piece: what one call per layer sends.
-    const int64_t layer_bytes = 2 * n * shape.g.chunk_bytes();
+    // Per layer, K and V (or the latent) of all n blocks are one contiguous piece: what one call
+    // per layer sends.
+    const int32_t parts = shape.g.kv_parts;
+    const int64_t layer_bytes = parts * n * shape.g.chunk_bytes();
     for (int32_t l = 0; l < shape.g.num_layers; ++l) {
       EXPECT_EQ(staging.chunk_offset(l, 0, 0), l * layer_bytes);
-      EXPECT_EQ(staging.chunk_offset(l, 1, n - 1) + shape.g.chunk_bytes(), (l + 1) * layer_bytes);
+      EXPECT_EQ(staging.chunk_offset(l, parts - 1, n - 1) + shape.g.chunk_bytes(), (l + 1) * layer_bytes);
     }
 
     scatter_blocks(d_staging.ptr, other, d_dst.ptr, static_cast<const int64_t*>(d_dids.ptr), n, nullptr);

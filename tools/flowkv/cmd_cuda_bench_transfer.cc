@@ -54,9 +54,10 @@ void write_json_file(const std::string& path, const nlohmann::json& j) {
 int bench_transfer(const Args& args) {
   const std::string usage =
       "flowkv bench-transfer [--model NAME] [--tokens LIST] [--transport copy|nccl] "
-      "[--block-size N] [--occupancy F] [--seed S] [--repeats R] [--warmup W] [--json FILE]";
+      "[--block-size N] [--kv-dtype auto|bf16|fp8] [--occupancy F] [--seed S] [--repeats R] [--warmup W] "
+      "[--json FILE]";
   po::options_description options("bench-transfer options");
-  std::string model, tokens, transport, json_path;
+  std::string model, tokens, transport, json_path, kv_dtype;
   runtime::TransferBenchOptions o;
   int64_t timeout_s = 120;
   options.add_options()
@@ -66,6 +67,7 @@ int bench_transfer(const Args& args) {
        "copy: within one GPU (cudaMemcpyAsync / fused kernel); nccl: between ranks "
        "(RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT; WORLD_SIZE=1 sends to itself)")
       ("block-size", po::value(&o.block_size)->default_value(16), "tokens per KV block")
+      ("kv-dtype", po::value(&kv_dtype)->default_value("auto"), "KV element: auto (the model's dtype), bf16, fp8")
       ("occupancy", po::value(&o.occupancy)->default_value(0.5), "occupancy of the fragmented pools, in [0, 0.95]")
       ("seed", po::value(&o.seed)->default_value(1), "seed of the data and the pool histories")
       ("repeats", po::value(&o.repeats)->default_value(10), "timed runs per method (the median is reported)")
@@ -84,7 +86,10 @@ int bench_transfer(const Args& args) {
   if (timeout_s <= 0) core::throw_input_error("--timeout-s must be positive");
   o.timeout = core::Duration::seconds(timeout_s);
   o.tokens = parse_token_list(tokens);
+  // MLA models move one latent per token and layer, windowed ones the blocks they keep
+  // (core/kv/kv_layout.h): the geometry says so, the kernels follow it.
   o.model = core::find_model(model);
+  if (const int32_t bytes = core::parse_kv_dtype(kv_dtype, "--kv-dtype"); bytes > 0) o.model.kv_dtype_bytes = bytes;
   if (!runtime::cuda_device_available()) {
     throw core::Error(core::ErrorKind::kUnsupported,
                       "bench-transfer needs a CUDA device and none is usable here");

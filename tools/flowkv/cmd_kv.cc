@@ -25,7 +25,7 @@ using core::throw_input_error;
 
 constexpr const char* kPlanUsage =
     "flowkv kv plan --model NAME --tokens N [--block-size 16] [--occupancy F --seed S] "
-    "[--pool-blocks B] [--json]";
+    "[--pool-blocks B] [--kv-dtype auto|bf16|fp8] [--accept-unmodelled KEY,...|all] [--json]";
 
 struct PlanRow {
   core::LayoutKind layout;
@@ -88,6 +88,30 @@ core::BlockList place(core::AllocatorKind kind, int64_t pool_blocks, double occu
   return blocks;
 }
 
+// What the model is: its KV per token (the shape behind it) and its weights.
+void print_model(const core::ModelSpec& spec) {
+  const core::KvGeometry g = spec.kv_geometry(16, 0);
+  if (spec.is_mla()) {
+    std::printf("model       %s: %d layers, one MLA latent of %d, %d-byte elements = %s bytes of KV per token\n",
+                spec.name.c_str(), spec.num_layers, g.head_dim, spec.kv_dtype_bytes,
+                grouped(spec.kv_bytes_per_token()).c_str());
+  } else {
+    std::printf("model       %s: %d layers, %d KV heads x %d, %d-byte elements = %s bytes of KV per token\n",
+                spec.name.c_str(), spec.num_layers, spec.num_kv_heads, spec.head_dim, spec.kv_dtype_bytes,
+                grouped(spec.kv_bytes_per_token()).c_str());
+  }
+  if (spec.window.num_layers > 0) {
+    std::printf("windows     %d of %d layers keep only their last %s tokens (%s KV bytes per token beyond)\n",
+                spec.window.num_layers, spec.num_layers, grouped(spec.window.tokens).c_str(),
+                grouped(spec.kv_bytes_per_token_per_layer() * (spec.num_layers - spec.window.num_layers)).c_str());
+  }
+  const double gib = static_cast<double>(int64_t{1} << 30);
+  std::printf("weights     %s parameters, %s per token%s, %.1f GiB%s\n", grouped(spec.num_params()).c_str(),
+              grouped(spec.active_params()).c_str(), spec.is_moe() ? " (active)" : "",
+              static_cast<double>(spec.weight_bytes()) / gib,
+              spec.quant.method.empty() ? "" : (" (" + spec.quant.method + ")").c_str());
+}
+
 int run_plan(const Args& args) {
   po::options_description options("kv plan options");
   std::string model;
@@ -96,6 +120,8 @@ int run_plan(const Args& args) {
   double occupancy = 0.0;
   std::string seed_text = "1";
   int64_t pool_blocks = 0;
+  std::string kv_dtype = "auto";
+  std::string accept;
   bool json_out = false;
   // clang-format off
   options.add_options()
@@ -110,6 +136,10 @@ int run_plan(const Args& args) {
        "seed of the pre-fill history (source pool: S, destination pool: S + 1)")
       ("pool-blocks", po::value(&pool_blocks)->default_value(0),
        "blocks per pool; 0 = max(4 x request, 2 x request / (1 - occupancy))")
+      ("kv-dtype", po::value(&kv_dtype)->default_value("auto"),
+       "KV cache element: auto (the model's dtype), bf16, fp16, fp8")
+      ("accept-unmodelled", po::value(&accept),
+       "read the config although it has these keys FlowKV does not model (comma-separated, or all)")
       ("json", po::bool_switch(&json_out), "print one JSON object instead of the table");
   // clang-format on
   po::variables_map vm;
@@ -129,8 +159,22 @@ int run_plan(const Args& args) {
                       ": expected >= 1 (or 0 for the default)");
   }
 
-  const core::ModelSpec spec = core::find_model(model);
-  const int64_t request_blocks = (tokens + block_size - 1) / block_size;
+  core::ModelReadOptions read;
+  if (accept == "all") {
+    read.accept_all = true;
+  } else {
+    for (size_t at = 0; at < accept.size();) {
+      const size_t comma = std::min(accept.find(',', at), accept.size());
+      if (comma == at) throw_input_error("--accept-unmodelled '" + accept + "': expected KEY[,KEY...] or all");
+      read.accept_unmodelled.push_back(accept.substr(at, comma - at));
+      at = comma + 1;
+    }
+  }
+  core::ModelSpec spec = core::find_model(model, read);
+  const int32_t kv_bytes = core::parse_kv_dtype(kv_dtype, "--kv-dtype");
+  if (kv_bytes > 0) spec.kv_dtype_bytes = kv_bytes;
+  for (const std::string& u : spec.unmodelled) std::fprintf(stderr, "warning: model config key %s; accepted, so the figures leave it out\n", u.c_str());
+  const int64_t request_blocks = spec.kv_geometry(block_size, 0).blocks_for_tokens(tokens);
   const int64_t pool =
       pool_blocks > 0 ? pool_blocks : default_pool_blocks(request_blocks, occupancy);
   constexpr int64_t kMaxPool = std::numeric_limits<uint32_t>::max();
@@ -171,6 +215,10 @@ int run_plan(const Args& args) {
   if (json_out) {
     nlohmann::ordered_json out;
     out["model"] = spec.name;
+    out["params"] = spec.num_params();
+    out["active_params"] = spec.active_params();
+    out["weight_bytes"] = spec.weight_bytes();
+    out["kv_bytes_per_token"] = spec.kv_bytes_per_token();
     out["tokens"] = tokens;
     out["block_size"] = block_size;
     out["blocks"] = request_blocks;
@@ -189,10 +237,7 @@ int run_plan(const Args& args) {
     return 0;
   }
 
-  std::printf(
-      "model       %s: %d layers, %d KV heads x %d, %d-byte elements = %s bytes of KV per token\n",
-      spec.name.c_str(), spec.num_layers, spec.num_kv_heads, spec.head_dim, spec.dtype_bytes,
-      grouped(spec.kv_bytes_per_token()).c_str());
+  print_model(spec);
   std::printf("request     %s tokens = %s blocks of %d tokens = %s bytes (whole blocks)\n",
               grouped(tokens).c_str(), grouped(request_blocks).c_str(), block_size,
               grouped(bytes).c_str());

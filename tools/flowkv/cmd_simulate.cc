@@ -24,7 +24,7 @@ const char* const kUsage =
     "flowkv simulate --scenario FILE [--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] "
     "[--prefill-nodes N] [--decode-nodes M] [--colocated-nodes K] [--policy NAME] [--rate-scale X] "
     "[--seed S] [--cost-profile FILE] [--set json.path=value]... [--fault node=N,at=T[,for=D][,kind=K][,factor=F]]... [--out DIR] "
-    "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--detailed] [--quiet]";
+    "[--timeline] [--timeline-window START:END] [--vllm-json FILE] [--detailed] [--accept-unmodelled KEY,...] [--quiet]";
 
 int simulate(const Args& args) {
   po::options_description opts("options");
@@ -49,6 +49,7 @@ int simulate(const Args& args) {
   const bool want_timeline = vm.count("timeline") || timeline_window;
 
   const core::Scenario scenario = core::load_scenario(scenario_path, o);
+  for (const std::string& w : scenario.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   const traces::Trace trace = sim::load_scenario_trace(scenario);
   const fs::path out = out_dir.empty() ? fs::path("results") / scenario.name : fs::path(out_dir);
 

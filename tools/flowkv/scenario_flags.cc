@@ -13,7 +13,7 @@ namespace flowkv::cli {
 const char* const kScenarioFlagsUsage =
     "[--trace FILE] [--trace-format F] [--model NAME] [--gpu NAME] [--prefill-nodes N] [--decode-nodes M] "
     "[--colocated-nodes K] [--rate-scale X] [--seed S] [--cost-profile FILE] [--set json.path=value]... "
-    "[--fault SPEC]...";
+    "[--fault SPEC]... [--accept-unmodelled KEY,...|all]";
 
 void add_scenario_flags(po::options_description& opts, bool with_policy) {
   opts.add_options()
@@ -36,7 +36,10 @@ void add_scenario_flags(po::options_description& opts, bool with_policy) {
       ("set", po::value<std::vector<std::string>>()->composing(), "override json.path=value (repeatable)")
       ("fault", po::value<std::vector<std::string>>()->composing(),
        "inject a fault: node=N,at=SECONDS[,for=SECONDS][,kind=crash|link-slow|link-down][,factor=F] "
-       "(repeatable; docs/reliability.md)");
+       "(repeatable; docs/reliability.md)")
+      ("accept-unmodelled", po::value<std::string>(),
+       "run although the model config has these keys FlowKV does not model (comma-separated, or "
+       "all); summary.json then carries a warning (accept_unmodelled)");
 }
 
 core::ScenarioOverrides read_scenario_flags(const po::variables_map& vm) {
@@ -65,6 +68,7 @@ core::ScenarioOverrides read_scenario_flags(const po::variables_map& vm) {
     for (const std::string& s : vm["set"].as<std::vector<std::string>>()) o.sets.push_back(s);
   }
   if (vm.count("fault")) o.faults = vm["fault"].as<std::vector<std::string>>();
+  if (vm.count("accept-unmodelled")) o.accept_unmodelled = vm["accept-unmodelled"].as<std::string>();
   return o;
 }
 

@@ -19,7 +19,8 @@ struct ContinuousParams {
 
 class ContinuousBatch final : public BatchScheduler {
  public:
-  ContinuousBatch(const ContinuousParams& p, int32_t block_size) : p_(p), block_size_(block_size) {}
+  ContinuousBatch(const ContinuousParams& p, const KvGeometry& shape)
+      : p_(p), shape_(shape), block_size_(shape.block_size), windowed_(shape.window_layers > 0) {}
 
   void plan(NodeState& node, BatchOps& ops) override {
     node.it_prefill.clear();
@@ -43,11 +44,24 @@ class ContinuousBatch final : public BatchScheduler {
   // Every request of the decode batch steps; one that needs a block it cannot get makes the
   // youngest request of the batch give its KV back (recompute later), possibly itself.
   void plan_decodes(NodeState& node, BatchOps& ops, int64_t& budget) {
+    // The test for a new block runs per request per step: chosen once, outside the loop.
+    if (windowed_) {
+      plan_decodes<true>(node, ops, budget);
+    } else {
+      plan_decodes<false>(node, ops, budget);
+    }
+  }
+
+  template <bool kWindowed>
+  void plan_decodes(NodeState& node, BatchOps& ops, int64_t& budget) {
     size_t i = 0;
     while (i < node.decoding.size()) {
       const Slot s = node.decoding[i];
       const LiveRequest& r = ops.request(s);
-      if (r.kv_tokens + 1 > r.decode_block_count * block_size_) {
+      // A new block when the next token's KV no longer fits (windowed layers: when its packed
+      // chunks no longer do, KvGeometry::blocks_for_tokens).
+      if (kWindowed ? shape_.blocks_for_tokens(r.kv_tokens + 1) > r.decode_block_count
+                    : r.kv_tokens + 1 > r.decode_block_count * block_size_) {
         bool preempted_self = false;
         while (!ops.grow(node, s)) {
           const Slot victim = node.decoding.back();
@@ -105,7 +119,9 @@ class ContinuousBatch final : public BatchScheduler {
   }
 
   ContinuousParams p_;
+  KvGeometry shape_;
   int32_t block_size_;
+  bool windowed_;
 };
 
 std::unique_ptr<BatchScheduler> make(const PolicyContext& c) {
@@ -129,7 +145,7 @@ std::unique_ptr<BatchScheduler> make(const PolicyContext& c) {
   if (const auto* v = jcheck::member(c.params, "chunked_prefill")) p.chunked_prefill = jcheck::boolean(*v, path + ".chunked_prefill");
   // Decodes must leave room in the budget for prefills, or mixed iterations would starve them.
   p.max_decode_batch = std::min({p.max_decode_batch, p.max_num_seqs, p.max_batched_tokens - 1});
-  return std::make_unique<ContinuousBatch>(p, c.scenario.block_size);
+  return std::make_unique<ContinuousBatch>(p, c.scenario.kv_shape);
 }
 
 FLOWKV_REGISTER_BATCH_SCHEDULER("continuous", "vLLM-like continuous batching", make);

@@ -23,7 +23,7 @@ class FlowKv final : public GlobalScheduler {
   explicit FlowKv(const Scenario& s) : est_(s) {}
 
   RouteDecision route(const Request& req, const LoadSnapshot& s) override {
-    const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
+    const int64_t blocks = est_.blocks_for_tokens(req.prompt_tokens);
     const NodeId d = *pick_min(s, false, [&](const NodeLoad& n) {
       return std::make_pair(n.kv_free_blocks >= blocks ? 0 : 1, est_.decode_preference(n));
     });

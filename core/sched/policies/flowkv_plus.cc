@@ -35,7 +35,7 @@ class FlowKvPlus final : public GlobalScheduler {
 
   RouteDecision route(const Request& req, const LoadSnapshot& s) override {
     forget_arrived(s);
-    const int64_t blocks = (req.prompt_tokens + est_.block_size() - 1) / est_.block_size();
+    const int64_t blocks = est_.blocks_for_tokens(req.prompt_tokens);
     const double later_tokens = static_cast<double>(req.output_tokens - 1);
     // Decode side: what D adds to the request's latency, apart from the prefill.
     std::optional<NodeId> d;

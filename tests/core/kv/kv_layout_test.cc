@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -102,6 +103,50 @@ INSTANTIATE_TEST_SUITE_P(BothLayouts, LayoutOffsets,
                          ::testing::Values(LayoutKind::kPagedPerLayer,
                                            LayoutKind::kBlockContiguous),
                          [](const auto& info) { return std::string(to_string(info.param)); });
+
+// Windowed layers: a request holds its chunks packed into whole blocks. It never holds less
+// than the chunks it needs (every full layer's token blocks, each windowed layer's blocks under
+// its window), never more than one block beyond, never more than without windows, and grows by
+// at most one block per token (the decode loop adds one at a time).
+TEST(KvGeometry, WindowedLayersKeepTheirWindowPacked) {
+  KvGeometry g;
+  g.num_layers = 6;
+  g.num_kv_heads = 2;
+  g.head_dim = 8;
+  g.block_size = 16;
+  g.window_layers = 4;
+  g.window_tokens = 40;
+  int64_t previous = 0;
+  for (int64_t t = 1; t <= 2000; ++t) {
+    const int64_t token_blocks = (t + 15) / 16;
+    const int64_t first = std::max<int64_t>(0, t - 40) / 16;  // oldest block a window reaches
+    const int64_t under_window = (t - 1) / 16 - first + 1;
+    const int64_t need_chunks = 2 * token_blocks + 4 * under_window;
+    const int64_t blocks = g.blocks_for_tokens(t);
+    EXPECT_GE(blocks * 6, need_chunks) << t;
+    EXPECT_LE(blocks * 6, need_chunks + 6 + 4 * (g.window_token_blocks() - under_window)) << t;
+    EXPECT_LE(blocks, token_blocks) << t;
+    if (t <= 40) {
+      EXPECT_EQ(blocks, token_blocks) << t;
+    }
+    EXPECT_LE(blocks - previous, 1) << t;
+    EXPECT_GE(blocks, previous) << t;
+    previous = blocks;
+  }
+  // Past the window the full layers alone set the pace: 2 of 6 layers' chunks per token block.
+  EXPECT_EQ(g.blocks_for_tokens(16 * 3000), (2 * 3000 + 4 * g.window_token_blocks() + 5) / 6);
+  // MLA: one part per layer.
+  KvGeometry mla;
+  mla.num_layers = 61;
+  mla.num_kv_heads = 1;
+  mla.head_dim = 576;
+  mla.kv_parts = 1;
+  EXPECT_EQ(mla.token_bytes(), 61 * 576 * 2);
+  EXPECT_EQ(mla.chunks_per_block(), 61);
+  const KvLayout paged{LayoutKind::kPagedPerLayer, KvGeometry{mla.num_layers, 1, 576, 16, 2, 10, 1}};
+  EXPECT_EQ(paged.chunk_offset(1, 0, 3), (1 * 10 + 3) * 16 * 576 * 2);
+  EXPECT_EQ(paged.pieces_per_block(), 61);
+}
 
 TEST(KvLayout, BlockContiguousBlocksAreAdjacent) {
   const KvLayout layout{LayoutKind::kBlockContiguous, small_geometry(4)};

@@ -15,9 +15,10 @@
 namespace flowkv::core {
 namespace {
 
-KvGeometry geometry(int32_t layers, int64_t num_blocks) {
+KvGeometry geometry(int32_t layers, int64_t num_blocks, int32_t kv_parts = 2) {
   KvGeometry g;
   g.num_layers = layers;
+  g.kv_parts = kv_parts;
   g.num_kv_heads = 2;
   g.head_dim = 4;
   g.block_size = 3;
@@ -62,7 +63,7 @@ void expect_moves_exactly_the_request(const KvLayout& src, const BlockList& src_
   std::map<int64_t, int64_t> expected;  // source chunk offset -> destination chunk offset
   for (size_t i = 0; i < s.size(); ++i)
     for (int32_t l = 0; l < g.num_layers; ++l)
-      for (int32_t kv = 0; kv < 2; ++kv)
+      for (int32_t kv = 0; kv < g.kv_parts; ++kv)
         expected[src.chunk_offset(l, kv, s[i])] = dst.chunk_offset(l, kv, d[i]);
   std::map<int64_t, int64_t> moved;
   std::map<int64_t, int> dst_hits;
@@ -137,7 +138,8 @@ struct Case {
 class PlanProperties : public ::testing::TestWithParam<Case> {};
 
 // On random allocator histories (both allocators, pools down to one block, requests up to the
-// whole pool) plan_transfer moves exactly the request, and count_transfer agrees with it.
+// whole pool) plan_transfer moves exactly the request, and count_transfer agrees with it; every
+// other trial with one latent per token and layer (MLA, kv_parts 1) instead of K and V.
 TEST_P(PlanProperties, PlanIsExactAndCountAgreesOnRandomHistories) {
   const Case c = GetParam();
   std::mt19937_64 rng(7);
@@ -166,11 +168,12 @@ TEST_P(PlanProperties, PlanIsExactAndCountAgreesOnRandomHistories) {
       return blocks;
     };
     const BlockList s = place(src_pool), d = place(dst_pool);
-    const KvLayout src{c.src, geometry(layers, src_pool)};
-    const KvLayout dst{c.dst, geometry(layers, dst_pool)};
+    const int32_t parts = trial % 2 == 0 ? 2 : 1;
+    const KvLayout src{c.src, geometry(layers, src_pool, parts)};
+    const KvLayout dst{c.dst, geometry(layers, dst_pool, parts)};
     const int64_t pieces_per_block =
         c.src == LayoutKind::kBlockContiguous && c.dst == LayoutKind::kBlockContiguous ? 1
-                                                                                       : 2 * layers;
+                                                                                       : parts * layers;
     const auto per_block = plan_transfer(src, s, dst, d, TransferMode::kPerBlock);
     const auto merged = plan_transfer(src, s, dst, d, TransferMode::kMerged);
     SCOPED_TRACE("trial " + std::to_string(trial) + ": " + std::to_string(n) + " blocks, pools " +
@@ -198,7 +201,7 @@ TEST_P(PlanProperties, PlanIsExactAndCountAgreesOnRandomHistories) {
       EXPECT_EQ(static_cast<int64_t>(merged.size()), n - joint_steps(sv, dv));
     } else if (c.src == LayoutKind::kPagedPerLayer && c.dst == LayoutKind::kPagedPerLayer &&
                !(spans_src_pool && spans_dst_pool)) {
-      EXPECT_EQ(static_cast<int64_t>(merged.size()), 2 * layers * (n - joint_steps(sv, dv)));
+      EXPECT_EQ(static_cast<int64_t>(merged.size()), parts * layers * (n - joint_steps(sv, dv)));
     }
   }
 }
@@ -232,6 +235,27 @@ TEST(TransferPlan, PerLayerIsOneStagedCopyPerLayer) {
   for (int64_t l = 0; l < 4; ++l)
     EXPECT_EQ(plan[static_cast<size_t>(l)], (Copy{l * layer_bytes, l * layer_bytes, layer_bytes}));
   EXPECT_EQ(count_transfer(src, s, src, d, TransferMode::kPerLayer).local_copies, 2 * 3 * 8);
+}
+
+TEST(TransferPlan, MlaLatentIsOneChunkPerLayer) {
+  // DeepSeek-V3: 61 layers, one latent of 576 bf16 elements per token and layer.
+  KvGeometry g;
+  g.num_layers = 61;
+  g.num_kv_heads = 1;
+  g.head_dim = 576;
+  g.block_size = 16;
+  g.kv_parts = 1;
+  g.num_blocks = 400;
+  const KvLayout paged{LayoutKind::kPagedPerLayer, g};
+  const KvLayout contiguous{LayoutKind::kBlockContiguous, g};
+  const BlockList blocks{BlockRun{BlockId{0}, 63}};
+  EXPECT_EQ(g.block_bytes(), 16 * 61 * 576 * 2);
+  EXPECT_EQ(count_transfer(paged, blocks, paged, blocks, TransferMode::kPerBlock).calls, 63 * 61);
+  EXPECT_EQ(count_transfer(paged, blocks, paged, blocks, TransferMode::kMerged).calls, 61);
+  EXPECT_EQ(count_transfer(contiguous, blocks, contiguous, blocks, TransferMode::kMerged).calls, 1);
+  EXPECT_EQ(count_transfer(paged, blocks, paged, blocks, TransferMode::kPerLayer).calls, 61);
+  const auto per_layer = plan_transfer(paged, blocks, paged, blocks, TransferMode::kPerLayer);
+  EXPECT_EQ(per_layer[1].src_offset, 63 * g.chunk_bytes());  // [layers][1][63 blocks] staging
 }
 
 TEST(TransferPlan, EmptyRequestIsNoCopy) {

@@ -171,6 +171,23 @@ TEST(Scenario, ShorthandFlagsRewriteTheCluster) {
   EXPECT_EQ(s.workload["rate_scale"], 2.0);
 }
 
+TEST(Scenario, ACreatedRoleGroupKeepsTheScenariosGpu) {
+  // Turning a 1P1D H200 scenario colocated from the flags: the new group is an H200 too, not the
+  // catalogue default, although the prefill and decode groups are dropped first.
+  json j = good();
+  j["cluster"]["nodes"] = json::parse(R"([{"gpu": "H200", "count": 1, "role": "prefill"},
+                                          {"gpu": "H200", "count": 1, "role": "decode"}])");
+  ScenarioOverrides o;
+  o.prefill_nodes = 0;
+  o.decode_nodes = 0;
+  o.colocated_nodes = 1;
+  apply_overrides(j, o);
+  const Scenario s = parse_scenario(j, "t", ".");
+  ASSERT_EQ(s.nodes.size(), 1u);
+  EXPECT_EQ(s.nodes[0].role, NodeRole::kColocated);
+  EXPECT_EQ(s.nodes[0].gpu.name, "H200");
+}
+
 TEST(Scenario, FileErrorsNameTheFileAndLine) {
   const auto dir = std::filesystem::temp_directory_path();
   const auto path = dir / "flowkv_bad_scenario.json";
