@@ -319,7 +319,6 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
   if (c) {
     jcheck::check_object(*c, "cost_model", {"kind", "profile", "compute_efficiency", "memory_efficiency", "tp_efficiency",
                                           "iteration_overhead_us", "role_flip_ms", "node_startup_s", "ep_overlap"});
-    if (const json* v = jcheck::member(*c, "ep_overlap")) cost.ep_overlap = jcheck::boolean(*v, "cost_model.ep_overlap");
     if (const json* v = jcheck::member(*c, "kind")) {
       const std::string kind = jcheck::string(*v, "cost_model.kind");
       if (kind == "calibrated") {
@@ -334,6 +333,7 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
         throw_input_error("cost_model.profile: a profile is read only with \"kind\": \"calibrated\"");
       }
     }
+    if (const json* v = jcheck::member(*c, "ep_overlap")) cost.ep_overlap = jcheck::boolean(*v, "cost_model.ep_overlap");
     if (const json* v = jcheck::member(*c, "compute_efficiency")) cost.compute_efficiency = jcheck::number_in(*v, "cost_model.compute_efficiency", 1e-3, 1.0);
     if (const json* v = jcheck::member(*c, "memory_efficiency")) cost.memory_efficiency = jcheck::number_in(*v, "cost_model.memory_efficiency", 1e-3, 1.0);
     if (const json* v = jcheck::member(*c, "tp_efficiency")) cost.tp_efficiency = jcheck::number_in(*v, "cost_model.tp_efficiency", 1e-3, 1.0);

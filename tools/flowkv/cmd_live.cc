@@ -34,14 +34,17 @@ const char* const kUsage =
 // The simulation of the scenario that just ran live, with live's arrival times: live divides
 // arrival times by --time-scale, the simulator by workload.rate_scale, so the simulation gets the
 // product. Writes OUT/sim and OUT/fidelity.json, OUT/fidelity_requests.csv.
-void compare_with_simulation(const std::string& scenario_path, core::ScenarioOverrides o, const core::Scenario& live,
-                             double time_scale, const fs::path& out) {
+void compare_with_simulation(const LiveCommand& c) {
+  const core::Scenario& live = c.scenario;
+  const fs::path& out = c.out;
+  const double time_scale = c.run.backend.time_scale;
+  core::ScenarioOverrides o = c.overrides;
   double rate_scale = 1.0;
   if (live.workload.is_object() && live.workload.contains("rate_scale") && live.workload["rate_scale"].is_number()) {
     rate_scale = live.workload["rate_scale"].get<double>();
   }
   o.sets.push_back("workload.rate_scale=" + nlohmann::json(rate_scale * time_scale).dump());
-  const core::Scenario scenario = core::load_scenario(scenario_path, o);
+  const core::Scenario scenario = core::load_scenario(c.scenario_path, o);
   const traces::Trace trace = sim::load_scenario_trace(scenario);
   std::fprintf(stderr, "live: simulating the same scenario (%s cost model, rate scale %g)\n",
                core::to_string(scenario.cost.kind), rate_scale * time_scale);
@@ -117,15 +120,13 @@ int live(const Args& args) {
   c.quiet = vm.count("quiet") > 0;
   c.run.run.detailed = vm.count("detailed") > 0;
   c.heartbeat_timeout_s = heartbeat_timeout_s;
+  c.compare_sim = vm.count("compare-sim") > 0;
+  c.scenario_path = scenario_path;
+  c.overrides = o;
   c.startup_timeout_s = startup_timeout_s;
 
   const runtime::LaunchEnv env = runtime::read_launch_env();
-  if (env.world_size > 1) {
-    if (vm.count("compare-sim")) {
-      core::throw_input_error("--compare-sim: not under mpirun or srun (run flowkv simulate and flowkv fidelity after the run)");
-    }
-    return live_over_ranks(c, env);
-  }
+  if (env.world_size > 1) return live_over_ranks(c, env);
 
   const traces::Trace trace = sim::load_scenario_trace(scenario);
   std::unique_ptr<runtime::Device> dev = make_live_device(scenario.model, c.device);
@@ -138,7 +139,6 @@ int live(const Args& args) {
   const runtime::LiveRunResult result = runtime::run_live(scenario, trace, *dev, c.run);
   clear_progress_bar(static_cast<bool>(c.run.run.progress));
   report_live(c, result, dir);
-  if (vm.count("compare-sim")) compare_with_simulation(scenario_path, o, scenario, time_scale, c.out);
   return 0;
 }
 
@@ -162,6 +162,7 @@ void report_live(const LiveCommand& c, const runtime::LiveRunResult& result, cor
   for (const std::string& e : result.stats.errors) std::fprintf(stderr, "live: error: %s\n", e.c_str());
   std::printf("wrote %s/{summary.json,requests.csv,run.json,vllm.json,iterations.csv%s%s}\n", c.out.string().c_str(),
               c.save_tokens ? ",tokens.jsonl" : "", c.timeline ? ",timeline.json" : "");
+  if (c.compare_sim) compare_with_simulation(c);
 }
 
 FLOWKV_COMMAND("live", "run a scenario on real executors (CPU or a CUDA GPU) with the same controller", live);

@@ -23,6 +23,10 @@ struct LiveCommand {
   bool quiet = false;
   double heartbeat_timeout_s = 10;
   double startup_timeout_s = 600;
+  // --compare-sim: simulate the scenario as read (path and flags) and compare with the live run.
+  bool compare_sim = false;
+  std::string scenario_path;
+  core::ScenarioOverrides overrides;
 };
 
 // The single-process run and the multi-rank one both end here (rank 0): result files, summary
