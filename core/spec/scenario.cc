@@ -356,9 +356,10 @@ void parse_cost(const json* c, Scenario& s, ordered_json& out) {
         rethrow_with_path("cost_model.profile", [&] { return load_profile(cost.profile_path); }));
     rethrow_with_path("cost_model.profile", [&] { check_profile_fits(*profile, s.model, s.block_size, s.layout); });
     for (const NodeSpec& n : s.nodes) {
-      if (n.tensor_parallel != 1) {
-        throw_input_error(n.json_path + ".tensor_parallel: the calibrated cost model prices one device as profiled; "
-                          "tensor_parallel must be 1 (use the roofline for tensor-parallel nodes)");
+      if (n.gpus() != 1) {
+        throw_input_error(n.json_path + (n.tensor_parallel != 1 ? ".tensor_parallel" : ".data_parallel_attention") +
+                          ": the calibrated cost model prices one device as profiled; a node must be one GPU "
+                          "(use the roofline for tensor- or data-parallel nodes)");
       }
     }
     cost.profile = std::move(profile);
