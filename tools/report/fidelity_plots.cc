@@ -91,17 +91,7 @@ XYPlot fidelity_cdf(const FidelityResult& f, FidelityMetric metric, int index, s
       const double x = which == 0 ? r.*m.live : r.*m.sim;
       if (std::isfinite(x)) v.push_back(x);
     }
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size(), k = std::max<size_t>(2, max_points);
-    size_t last = SIZE_MAX;
-    for (size_t j = 0; n > 0 && j < k; ++j) {
-      const size_t idx = static_cast<size_t>(std::llround(static_cast<double>(j) * static_cast<double>(n - 1) /
-                                                          static_cast<double>(k - 1)));
-      if (idx == last) continue;
-      last = idx;
-      s.x.push_back(v[idx]);
-      s.y.push_back(static_cast<double>(idx + 1) / static_cast<double>(n));
-    }
+    add_cdf_points(std::move(v), max_points, s);
     pooled.insert(pooled.end(), s.x.begin(), s.x.end());
     p.series.push_back(std::move(s));
   }

@@ -115,18 +115,7 @@ XYPlot latency_cdf(const std::vector<Run>& runs, LatencyMetric metric, size_t ma
     for (size_t r = 0; r < t.size(); ++r) {
       if (t.completed[r] && finite(col[r])) v.push_back(col[r]);
     }
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    const size_t k = std::max<size_t>(2, max_points);
-    size_t last = SIZE_MAX;
-    for (size_t j = 0; n > 0 && j < k; ++j) {
-      const size_t idx = static_cast<size_t>(std::llround(static_cast<double>(j) * static_cast<double>(n - 1) /
-                                                          static_cast<double>(k - 1)));
-      if (idx == last) continue;
-      last = idx;
-      s.x.push_back(v[idx]);
-      s.y.push_back(static_cast<double>(idx + 1) / static_cast<double>(n));
-    }
+    add_cdf_points(std::move(v), max_points, s);
     pooled.insert(pooled.end(), s.x.begin(), s.x.end());
     p.series.push_back(std::move(s));
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
 
@@ -716,6 +717,20 @@ std::string render_svg(const BarChart& chart) {
   }
   out += "</svg>\n";
   return out;
+}
+
+void add_cdf_points(std::vector<double> values, size_t max_points, Series& s) {
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size(), k = std::max<size_t>(2, max_points);
+  size_t last = SIZE_MAX;
+  for (size_t j = 0; n > 0 && j < k; ++j) {
+    const size_t idx = static_cast<size_t>(std::llround(static_cast<double>(j) * static_cast<double>(n - 1) /
+                                                        static_cast<double>(k - 1)));
+    if (idx == last) continue;
+    last = idx;
+    s.x.push_back(values[idx]);
+    s.y.push_back(static_cast<double>(idx + 1) / static_cast<double>(n));
+  }
 }
 
 }  // namespace flowkv::report

@@ -59,6 +59,10 @@ struct Series {
   bool markers = false;      // a dot on each point of a line (sparse data such as a sweep)
 };
 
+// Appends the empirical CDF of `values` to `s`: at most `max_points` (at least 2) points,
+// evenly spaced in rank, each (value, fraction of values at or below it).
+void add_cdf_points(std::vector<double> values, size_t max_points, Series& s);
+
 // A line drawn next to a series, in its colour, not in the legend (e.g. a binned median).
 struct Trend {
   std::vector<double> x, y;
