@@ -8,27 +8,16 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "tests/input_error.h"
 #include "core/spec/model_spec.h"
 
 namespace flowkv::core {
 namespace {
 
+using flowkv::testing::error_of;
+using flowkv::testing::expect_contains;
+
 constexpr double kB = 1e9;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
-
-void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
-}
 
 // Within `rel` of the published figure (which is rounded: "671B", "5.1B").
 void expect_near_published(double value, double published, double rel, const char* what) {

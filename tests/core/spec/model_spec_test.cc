@@ -11,24 +11,13 @@
 #include <string>
 
 #include "core/base/error.h"
+#include "tests/input_error.h"
 
 namespace flowkv::core {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
-}
-
-void expect_contains(const std::string& text, const std::string& part) {
-  EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
-}
+using flowkv::testing::error_of;
+using flowkv::testing::expect_contains;
 
 TEST(ModelSpec, CatalogueHasTheShippedModels) {
   const auto names = model_names();

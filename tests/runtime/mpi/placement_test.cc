@@ -4,12 +4,15 @@
 #include <gtest/gtest.h>
 
 #include "core/base/error.h"
+#include "tests/input_error.h"
 #include "core/sched/load_scenario.h"
 #include "runtime/live/launch_env.h"
 #include "runtime/mpi/placement.h"
 
 namespace flowkv::runtime {
 namespace {
+
+using flowkv::testing::error_of;
 
 using nlohmann::json;
 
@@ -21,17 +24,6 @@ core::Scenario scenario(int prefill, int decode, const json& placement = nullptr
                                        {{"gpu", "H100-SXM"}, {"count", decode}, {"role", "decode"}}});
   if (!placement.is_null()) j["placement"] = placement;
   return core::parse_scenario(j, "placement_test", ".");
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    EXPECT_EQ(e.exit_code(), 2) << e.what();
-    return e.what();
-  }
-  ADD_FAILURE() << "no error";
-  return "";
 }
 
 TEST(Placement, OneNodePerRankAndControllerOnlyRankZero) {
