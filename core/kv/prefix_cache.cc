@@ -8,7 +8,7 @@
 namespace flowkv::core {
 
 PrefixCache::PrefixCache(BlockAllocator& pool, int32_t block_size, int64_t max_entries)
-    : pool_(pool), block_size_(block_size), max_entries_(max_entries) {
+    : pool_(pool), max_entries_(max_entries) {
   FLOWKV_CHECK(block_size > 0 && kPrefixHashBlockTokens % block_size == 0,
                "a prefix cache needs a block size dividing " + std::to_string(kPrefixHashBlockTokens));
   FLOWKV_CHECK(max_entries >= 0, "negative prefix cache capacity");

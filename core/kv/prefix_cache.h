@@ -90,7 +90,6 @@ class PrefixCache {
   void drop(uint32_t e);           // frees the entry's blocks and the entry
 
   BlockAllocator& pool_;
-  int32_t block_size_;
   int64_t blocks_per_entry_;
   int64_t max_entries_;
   int64_t evictions_ = 0;

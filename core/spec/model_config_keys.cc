@@ -158,8 +158,9 @@ void check_quantization_keys(const json& q, const std::string& source, const Mod
                              ModelSpec& m) {
   static const char* const known[] = {"quant_method", "fmt", "activation_scheme", "weight_block_size",
                                       "modules_to_not_convert", "ignored_layers"};
-  for (const auto& [key, value] : q.items()) {
-    if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known)) {
+  for (const auto& item : q.items()) {
+    const std::string& key = item.key();
+    if (std::find(std::begin(known), std::end(known), key) == std::end(known)) {
       unmodelled("quantization_config." + key, "not a quantization key FlowKV knows", source, options, m);
     }
   }

@@ -85,7 +85,7 @@ class ContinuousBatch final : public BatchScheduler {
   }
 
   void add(NodeState& node, Slot s, const LiveRequest& r, int64_t chunk) {
-    node.it_prefill.push_back(PrefillItem{r.id, chunk, r.prefill_done});
+    node.it_prefill.push_back(PrefillItem{r.id, chunk, r.prefill_done, {}});
     node.it_prefill_slots.push_back(s);
   }
 
