@@ -31,14 +31,14 @@ TEST(CostEstimate, MatchesTheSimulatorsComputeModel) {
       const ComputeModel sim(s.model, s.nodes[node], s.cost);
       const core::NodeId id{static_cast<uint32_t>(node)};
       for (const auto& [tokens, cached] : {std::pair<int64_t, int64_t>{1, 0}, {1000, 0}, {8000, 0}, {3000, 5000}}) {
-        std::vector<core::PrefillItem> items = {core::PrefillItem{core::RequestId{0}, tokens, cached}};
+        std::vector<core::PrefillItem> items = {core::PrefillItem{core::RequestId{0}, tokens, cached, {}}};
         core::Iteration it;
         it.prefill = items;
         it.num_prefill_tokens = tokens;
         EXPECT_EQ(est.prefill(id, tokens, cached).ns(), sim.iteration_time(it).ns()) << model << " " << tokens;
       }
       for (const auto& [batch, context] : {std::pair<int64_t, int64_t>{1, 100}, {64, 200000}, {256, 1000000}}) {
-        std::vector<core::DecodeItem> items(static_cast<size_t>(batch), core::DecodeItem{core::RequestId{0}, 0});
+        std::vector<core::DecodeItem> items(static_cast<size_t>(batch), core::DecodeItem{core::RequestId{0}, 0, {}});
         core::Iteration it;
         it.decode = items;
         it.decode_context_tokens = context;

@@ -24,7 +24,7 @@ core::Scenario scenario(const char* model, nlohmann::json node, nlohmann::json c
 }
 
 core::Iteration decode_batch(std::vector<core::DecodeItem>& items, int64_t batch, int64_t context_each) {
-  items.assign(static_cast<size_t>(batch), core::DecodeItem{core::RequestId{0}, context_each});
+  items.assign(static_cast<size_t>(batch), core::DecodeItem{core::RequestId{0}, context_each, {}});
   core::Iteration it;
   it.decode = items;
   it.decode_context_tokens = batch * context_each;
@@ -118,7 +118,7 @@ TEST(CostModelFamilies, EstimatorMatchesTheSimulator) {
     const ComputeModel sim(s.model, s.nodes[0], s.cost);
     const core::NodeId id{0};
     for (const auto& [tokens, cached] : {std::pair<int64_t, int64_t>{1, 0}, {1000, 0}, {3000, 5000}}) {
-      std::vector<core::PrefillItem> items = {core::PrefillItem{core::RequestId{0}, tokens, cached}};
+      std::vector<core::PrefillItem> items = {core::PrefillItem{core::RequestId{0}, tokens, cached, {}}};
       core::Iteration it;
       it.prefill = items;
       it.num_prefill_tokens = tokens;

@@ -24,7 +24,7 @@ core::Scenario scenario(const char* extra_cost = "{}") {
 TEST(ComputeModel, DecodeIsBandwidthBound) {
   const core::Scenario s = scenario(R"({"memory_efficiency": 0.5, "iteration_overhead_us": 1000})");
   const ComputeModel m(s.model, s.nodes[0], s.cost);
-  std::vector<core::DecodeItem> items(8, core::DecodeItem{core::RequestId{0}, 1000});
+  std::vector<core::DecodeItem> items(8, core::DecodeItem{core::RequestId{0}, 1000, {}});
   core::Iteration it;
   it.decode = items;
   it.decode_context_tokens = 8000;
@@ -38,7 +38,7 @@ TEST(ComputeModel, PrefillIsComputeBoundWithQuadraticAttention) {
   const core::Scenario s = scenario(R"({"compute_efficiency": 0.5, "iteration_overhead_us": 0})");
   const ComputeModel m(s.model, s.nodes[0], s.cost);
   auto prefill = [&](int64_t tokens) {
-    std::vector<core::PrefillItem> items{core::PrefillItem{core::RequestId{0}, tokens, 0}};
+    std::vector<core::PrefillItem> items{core::PrefillItem{core::RequestId{0}, tokens, 0, {}}};
     core::Iteration it;
     it.prefill = items;
     it.num_prefill_tokens = tokens;
@@ -56,8 +56,8 @@ TEST(ComputeModel, PrefillIsComputeBoundWithQuadraticAttention) {
 TEST(ComputeModel, ChunkAfterCachedContextCostsMoreThanTheSameChunkAlone) {
   const core::Scenario s = scenario();
   const ComputeModel m(s.model, s.nodes[0], s.cost);
-  std::vector<core::PrefillItem> alone{core::PrefillItem{core::RequestId{0}, 2048, 0}};
-  std::vector<core::PrefillItem> later{core::PrefillItem{core::RequestId{0}, 2048, 6144}};
+  std::vector<core::PrefillItem> alone{core::PrefillItem{core::RequestId{0}, 2048, 0, {}}};
+  std::vector<core::PrefillItem> later{core::PrefillItem{core::RequestId{0}, 2048, 6144, {}}};
   core::Iteration a, b;
   a.prefill = alone;
   a.num_prefill_tokens = 2048;

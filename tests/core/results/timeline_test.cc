@@ -358,7 +358,7 @@ TEST(Timeline, FlipsAndFaultsAreInstants) {
   };
   tl.on_submit(RoleFlip{WorkId{1}, NodeId{0}, NodeRole::kDecode, true, Duration::millis(1)}, at(100));
   tl.on_completion(done(WorkId{1}, at(1100)));
-  tl.on_submit(Transfer{WorkId{2}, RequestId{5}, NodeId{1}, NodeId{3}, 1, 4096, 0}, at(1200));
+  tl.on_submit(Transfer{WorkId{2}, RequestId{5}, NodeId{1}, NodeId{3}, 1, 4096, 0, {}, {}}, at(1200));
   tl.on_completion(done(WorkId{2}, at(1300), WorkState::kFailed));
   Completion down;
   down.kind = Completion::Kind::kNodeDown;
