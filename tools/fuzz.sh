@@ -22,7 +22,8 @@ tools/setup.sh clang libclang-rt-14-dev
 
 if [ ! -f "$dir/CMakeCache.txt" ]; then
   CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DFLOWKV_CUDA=OFF -DFLOWKV_CLI=OFF -DFLOWKV_TESTS=OFF -DFLOWKV_BENCH=OFF -DFLOWKV_FUZZ=ON >/dev/null
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DFLOWKV_CUDA=OFF -DFLOWKV_CLI=OFF -DFLOWKV_TESTS=OFF \
+    -DFLOWKV_BENCH=OFF -DFLOWKV_FUZZ=ON >/dev/null
 fi
 echo "fuzz: building the targets in $dir"
 if ! cmake --build "$dir" -j "$(nproc)" --target flowkv_fuzzers >"$dir/fuzz-build.log" 2>&1; then
